@@ -1,0 +1,173 @@
+//! Snapshots and the state hash.
+//!
+//! # Canonical encoding (the hashed bytes)
+//!
+//! The state hash is `blake3` over these bytes, in this order, all integers little-endian:
+//!
+//! | bytes        | content                                                              |
+//! |--------------|----------------------------------------------------------------------|
+//! | 8            | the ASCII magic `HLTDSTAT`                                           |
+//! | 96           | [`Globals`], `repr(C)`, fields in declaration order, no padding      |
+//! | 4            | number of creeps `C` (u32)                                           |
+//! | 24 x C       | [`Creep`] records in storage order, `repr(C)`, no padding            |
+//! | 4            | number of towers `T` (u32)                                           |
+//! | 24 x T       | [`Tower`] records in storage order, `repr(C)`, no padding            |
+//!
+//! `Globals` carries [`crate::RULES_VERSION`], the frame, the RNG state and the next uid, so
+//! all of them are hashed. Entity references are stable uids inside the records; hecs entity
+//! handles and archetype indices never enter the encoding. Storage order is a deterministic
+//! function of the match's history (spawns append, despawns happen in uid order and move the
+//! last record into the hole) and [`Game::load`] restores it exactly, so a state reached by a
+//! rollback hashes the same as one reached directly.
+//!
+//! The GGRS checksum is the first 16 bytes of the hash read as a little-endian `u128`.
+//!
+//! # Snapshots
+//!
+//! A [`Snapshot`] holds the same three parts as packed columns, so saving is a copy of the
+//! world's columns and loading copies them back in place when the world still has the saved
+//! structure, or rebuilds the two archetypes with one batch spawn each when it does not.
+
+use crate::game::Game;
+use crate::state::{Creep, Globals, Tower};
+
+const HASH_MAGIC: &[u8; 8] = b"HLTDSTAT";
+
+/// A blake3 hash of the canonical encoding of a state.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StateHash(pub [u8; 32]);
+
+impl StateHash {
+    /// All zero bytes: no state hashes to it in practice; a placeholder before the first hash.
+    pub const ZERO: StateHash = StateHash([0; 32]);
+
+    /// The GGRS checksum: the first 16 bytes as a little-endian `u128`.
+    pub fn checksum(&self) -> u128 {
+        let mut first = [0u8; 16];
+        first.copy_from_slice(&self.0[..16]);
+        u128::from_le_bytes(first)
+    }
+
+    /// 64 lowercase hex digits.
+    pub fn to_hex(&self) -> String {
+        use std::fmt::Write;
+        self.0.iter().fold(String::with_capacity(64), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+    }
+}
+
+impl std::fmt::Display for StateHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+/// Hashes the canonical encoding of a state given as its three parts.
+pub(crate) fn hash_state(globals: &Globals, creeps: &[Creep], towers: &[Tower]) -> StateHash {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(HASH_MAGIC);
+    hasher.update(bytemuck::bytes_of(globals));
+    hasher.update(&(creeps.len() as u32).to_le_bytes());
+    hasher.update(bytemuck::cast_slice(creeps));
+    hasher.update(&(towers.len() as u32).to_le_bytes());
+    hasher.update(bytemuck::cast_slice(towers));
+    StateHash(*hasher.finalize().as_bytes())
+}
+
+/// The whole state of a [`Game`] at one frame, as packed columns.
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    globals: Globals,
+    creeps: Vec<Creep>,
+    towers: Vec<Tower>,
+    hash: StateHash,
+    /// The saving world's layout stamp: equal stamps mean the same entities in the same order.
+    layout: u64,
+}
+
+impl Snapshot {
+    /// The frame it was taken at.
+    pub fn frame(&self) -> u32 {
+        self.globals.frame
+    }
+
+    /// The state hash at that frame.
+    pub fn hash(&self) -> StateHash {
+        self.hash
+    }
+
+    /// Bytes of state it holds (the canonical encoding's size).
+    pub fn state_bytes(&self) -> usize {
+        HASH_MAGIC.len()
+            + std::mem::size_of::<Globals>()
+            + 8
+            + std::mem::size_of_val(self.creeps.as_slice())
+            + std::mem::size_of_val(self.towers.as_slice())
+    }
+
+    /// Recomputes the hash from the stored columns (a check; [`Snapshot::hash`] is the saved one).
+    pub fn rehash(&self) -> StateHash {
+        hash_state(&self.globals, &self.creeps, &self.towers)
+    }
+}
+
+impl Game {
+    /// Saves the whole state.
+    pub fn save(&self) -> Snapshot {
+        let mut snapshot = Snapshot::default();
+        self.save_into(&mut snapshot);
+        snapshot
+    }
+
+    /// Saves the whole state into `snapshot`, reusing its buffers: no allocation once they are
+    /// large enough.
+    pub fn save_into(&self, snapshot: &mut Snapshot) {
+        snapshot.globals = self.globals;
+        snapshot.creeps.clear();
+        snapshot.creeps.extend_from_slice(&self.creeps());
+        snapshot.towers.clear();
+        snapshot.towers.extend_from_slice(&self.towers());
+        snapshot.hash = self.hash;
+        snapshot.layout = self.layout;
+        debug_assert_eq!(
+            snapshot.rehash(),
+            self.hash,
+            "a saved state hashes as it did live"
+        );
+    }
+
+    /// Restores the state saved in `snapshot`, including the storage order of every entity.
+    pub fn load(&mut self, snapshot: &Snapshot) {
+        let same_layout = snapshot.layout == self.layout
+            && snapshot.creeps.len() == self.creeps().len()
+            && snapshot.towers.len() == self.towers().len();
+        if same_layout {
+            self.copy_columns_from(snapshot);
+        } else {
+            self.world.clear();
+            self.world
+                .spawn_batch(snapshot.creeps.iter().map(|&c| (c,)));
+            self.world
+                .spawn_batch(snapshot.towers.iter().map(|&t| (t,)));
+            self.layout = snapshot.layout;
+        }
+        self.globals = snapshot.globals;
+        self.hash = snapshot.hash;
+        debug_assert_eq!(
+            hash_state(&self.globals, &self.creeps(), &self.towers()),
+            snapshot.hash,
+            "a loaded state hashes as it did when saved"
+        );
+    }
+
+    fn copy_columns_from(&mut self, snapshot: &Snapshot) {
+        if let Some(mut creeps) = crate::game::column::<Creep>(&self.world) {
+            creeps.copy_from_slice(&snapshot.creeps);
+        }
+        if let Some(mut towers) = crate::game::column::<Tower>(&self.world) {
+            towers.copy_from_slice(&snapshot.towers);
+        }
+    }
+}

@@ -1,0 +1,56 @@
+//! `hltd`: Healer TD's command line. It only wires arguments to the libraries.
+
+mod args;
+
+use anyhow::Result;
+use clap::Parser;
+
+use args::{Cli, Command, SimArgs};
+use sim::{Game, Input, Settings};
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Sim(args) => run_sim(&args),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("hltd: error: {err:#}");
+            std::process::ExitCode::from(1)
+        }
+    }
+}
+
+/// Runs a headless match and prints `frame=<N> hash=<hex>`.
+fn run_sim(args: &SimArgs) -> Result<()> {
+    let settings = match Settings::new(args.seed, args.players, args.scenario.into(), args.creeps) {
+        Ok(settings) => settings,
+        Err(err) => args::usage_error(&err.to_string()),
+    };
+    let mut game = Game::new(settings);
+    let mut inputs = vec![Input::IDLE; usize::from(settings.players())];
+    let script: sim::Script = args.inputs.into();
+    for _ in 0..args.frames {
+        script.inputs(settings.seed(), game.frame(), &mut inputs);
+        game.advance(&inputs);
+    }
+    if args.verbose {
+        let view = game.view();
+        eprintln!(
+            "status={:?} wave={}/{} base={}/{} kills={} leaks={} creeps={} towers={} gold={:?}",
+            view.status,
+            view.wave,
+            view.waves_total,
+            view.base_hp,
+            view.base_hp_max,
+            view.kills,
+            view.leaks,
+            view.creeps.len(),
+            view.towers.len(),
+            view.players.iter().map(|p| p.gold).collect::<Vec<_>>()
+        );
+    }
+    println!("frame={} hash={}", game.frame(), game.hash());
+    Ok(())
+}
