@@ -111,11 +111,14 @@ impl Game {
     }
 
     /// Advances one tick from every player's input, in seat order. Missing inputs count as
-    /// idle, extra ones are ignored. Returns the hash of the new state.
+    /// idle, extra ones are ignored. Once the match is won or lost only the frame advances.
+    /// Returns the hash of the new state.
     pub fn advance(&mut self, inputs: &[Input]) -> StateHash {
         let players = usize::from(self.globals.players);
-        for (seat, input) in inputs.iter().take(players).enumerate() {
-            self.apply(seat, input.decode());
+        if self.globals.status() == Status::Running {
+            for (seat, input) in inputs.iter().take(players).enumerate() {
+                self.apply(seat, input.decode());
+            }
         }
         if self.globals.status() == Status::Running && self.globals.paused == 0 {
             self.spawn_creeps();
