@@ -179,14 +179,14 @@ impl Game {
         read_column(&self.world)
     }
 
+    /// Hashes the current state from scratch ([`Game::hash`] returns the value computed at
+    /// the end of the last tick or load).
+    pub fn compute_hash(&self) -> StateHash {
+        hash_state(&self.globals, &self.creeps(), &self.towers())
+    }
+
     fn rehash(&mut self) {
-        let creeps = column::<Creep>(&self.world);
-        let towers = column::<Tower>(&self.world);
-        self.hash = hash_state(
-            &self.globals,
-            creeps.as_deref().unwrap_or(&[]),
-            towers.as_deref().unwrap_or(&[]),
-        );
+        self.hash = self.compute_hash();
     }
 }
 

@@ -156,7 +156,7 @@ impl Game {
         self.globals = snapshot.globals;
         self.hash = snapshot.hash;
         debug_assert_eq!(
-            hash_state(&self.globals, &self.creeps(), &self.towers()),
+            self.compute_hash(),
             snapshot.hash,
             "a loaded state hashes as it did when saved"
         );

@@ -1,0 +1,55 @@
+//! The small trait through which sessions drive a game, and GGRS's configuration for it.
+
+use std::marker::PhantomData;
+
+use serde::{de::DeserializeOwned, Serialize};
+
+/// What a session needs from a deterministic game: advance from everyone's inputs, save, load,
+/// and a checksum of the current state. Another deterministic game can use `net` by
+/// implementing it.
+pub trait Rollback {
+    /// One player's input for one frame.
+    type Input: Copy + PartialEq + Default + Serialize + DeserializeOwned + Send + Sync + 'static;
+    /// A saved state.
+    type Snapshot: Clone + Send + Sync + 'static;
+
+    /// Advances one frame from every player's input, in player order.
+    fn advance(&mut self, inputs: &[Self::Input]);
+    /// Saves the whole state.
+    fn save(&self) -> Self::Snapshot;
+    /// Restores a state saved by [`Rollback::save`].
+    fn load(&mut self, snapshot: &Self::Snapshot);
+    /// Checksum of the current state, compared between rollbacks and between peers.
+    fn checksum(&self) -> u128;
+}
+
+impl Rollback for sim::Game {
+    type Input = sim::Input;
+    type Snapshot = sim::Snapshot;
+
+    fn advance(&mut self, inputs: &[sim::Input]) {
+        sim::Game::advance(self, inputs);
+    }
+
+    fn save(&self) -> sim::Snapshot {
+        sim::Game::save(self)
+    }
+
+    fn load(&mut self, snapshot: &sim::Snapshot) {
+        sim::Game::load(self, snapshot);
+    }
+
+    fn checksum(&self) -> u128 {
+        self.hash().checksum()
+    }
+}
+
+/// GGRS's type bundle for a game `G`.
+pub struct GgrsConfig<G>(PhantomData<fn() -> G>);
+
+impl<G: Rollback + 'static> ggrs::Config for GgrsConfig<G> {
+    type Input = G::Input;
+    type InputPredictor = ggrs::PredictRepeatLast;
+    type State = G::Snapshot;
+    type Address = std::net::SocketAddr;
+}

@@ -1,0 +1,3 @@
+//! net's integration tests.
+
+mod synctest;
