@@ -50,7 +50,9 @@ fn snapshot(c: &mut Criterion) {
                 other.load(black_box(if flip { &saved } else { &saved_other }))
             })
         });
-        group.bench_function(format!("hash_{name}"), |b| b.iter(|| black_box(game.compute_hash())));
+        group.bench_function(format!("hash_{name}"), |b| {
+            b.iter(|| black_box(game.compute_hash()))
+        });
 
         let source = vec![0x5Au8; bytes];
         let mut dest = vec![0u8; bytes];

@@ -32,7 +32,10 @@ fn real_game_passes_synctest_20k_frames() {
             "seed {seed}: GGRS must roll back every frame, did {}",
             report.rollbacks
         );
-        assert!(game.tower_count() > 0 || game.globals().kills > 0, "seed {seed}: the match must be played");
+        assert!(
+            game.tower_count() > 0 || game.globals().kills > 0,
+            "seed {seed}: the match must be played"
+        );
         total += report.frames;
     }
     assert!(total >= 20_000);
@@ -43,8 +46,10 @@ fn real_game_passes_synctest_20k_frames() {
 fn garbage_inputs_and_swarm_pass_synctest() {
     let seed = 77;
     let mut game = Game::new(Settings::standard(seed, PLAYERS as u32));
-    run_synctest(&mut game, options(1500), |frame, player| garbage_input(seed, frame, player as u8))
-        .unwrap_or_else(|err| panic!("seed {seed}: {err}"));
+    run_synctest(&mut game, options(1500), |frame, player| {
+        garbage_input(seed, frame, player as u8)
+    })
+    .unwrap_or_else(|err| panic!("seed {seed}: {err}"));
 
     let mut swarm = Game::new(Settings::swarm(seed, PLAYERS as u32, 3000));
     run_synctest(&mut swarm, options(200), |frame, player| {
@@ -90,7 +95,9 @@ fn non_deterministic_checksum_is_caught() {
         Script::Random.input(seed, frame, player as u8)
     });
     match result {
-        Err(SyncTestError::Mismatch { mismatched_frames, .. }) => {
+        Err(SyncTestError::Mismatch {
+            mismatched_frames, ..
+        }) => {
             assert!(!mismatched_frames.is_empty())
         }
         other => panic!("seed {seed}: expected a mismatch, got {other:?}"),
