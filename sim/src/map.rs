@@ -1,13 +1,23 @@
 //! The lane map: one path shape shared by every lane, and lookup tables derived from it.
 //!
 //! ```text
-//!   x: 0123456789        every lane is LANE_W x LANE_H cells; creeps enter at the top
-//! y 0   #                and walk the path (#) to the bottom edge, where the lane
-//!   1   #                leaks into the next lane or, for a creep that already spilled
-//!   2   #                once, into the shared base.
-//!   3   ########
-//!   4          #
-//!   ...
+//!     x 0123456789     Every lane is LANE_W x LANE_H cells. Creeps enter at the top and
+//! y  0 .#........     walk the path (#) to the bottom edge; there a creep spills into the
+//! y  1 .#........     next player's lane, or, if it already spilled once (or plays alone),
+//! y  2 .#........     hits the shared base. Towers stand on the other cells (.).
+//! y  3 .########.
+//! y  4 ........#.
+//! y  5 ........#.
+//! y  6 ........#.
+//! y  7 .########.
+//! y  8 .#........
+//! y  9 .#........
+//! y 10 .#........
+//! y 11 .########.
+//! y 12 ........#.
+//! y 13 ........#.
+//! y 14 ........#.
+//! y 15 ........#.
 //! ```
 //!
 //! The map is derived data: built from constants by [`Map::new`], never snapshotted or hashed.

@@ -28,6 +28,11 @@ fn real_game_passes_synctest_20k_frames() {
         .unwrap_or_else(|err| panic!("seed {seed}: {err}"));
         assert_eq!(report.frames, 4000, "seed {seed}");
         assert!(
+            report.simulated >= u64::from(report.frames) * CHECK_DISTANCE as u64,
+            "seed {seed}: every frame must be re-simulated {CHECK_DISTANCE} times, simulated {}",
+            report.simulated
+        );
+        assert!(
             report.rollbacks >= 3900,
             "seed {seed}: GGRS must roll back every frame, did {}",
             report.rollbacks
