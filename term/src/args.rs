@@ -75,9 +75,20 @@ impl From<InputsArg> for sim::Script {
     }
 }
 
-/// Exits with clap's usage-error status (2) and message, for errors found after parsing.
-pub fn usage_error(message: &str) -> ! {
-    Cli::command()
-        .error(clap::error::ErrorKind::ArgumentConflict, message)
+/// Exits with clap's usage-error status (2) and the `sim` subcommand's usage, for errors found
+/// after parsing.
+pub fn sim_usage_error(err: &sim::SettingsError) -> ! {
+    let message = match err {
+        sim::SettingsError::CreepsWithoutSwarm => {
+            "--creeps only applies to --scenario swarm".to_string()
+        }
+        other => other.to_string(),
+    };
+    let mut cli = Cli::command();
+    cli.build();
+    let sub = cli
+        .find_subcommand_mut("sim")
+        .expect("the sim subcommand is defined above");
+    sub.error(clap::error::ErrorKind::ArgumentConflict, message)
         .exit()
 }

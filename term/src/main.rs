@@ -26,7 +26,7 @@ fn main() -> std::process::ExitCode {
 fn run_sim(args: &SimArgs) -> Result<()> {
     let settings = match Settings::new(args.seed, args.players, args.scenario.into(), args.creeps) {
         Ok(settings) => settings,
-        Err(err) => args::usage_error(&err.to_string()),
+        Err(err) => args::sim_usage_error(&err),
     };
     let mut game = Game::new(settings);
     let mut inputs = vec![Input::IDLE; usize::from(settings.players())];

@@ -1,0 +1,67 @@
+//! The `hltd` binary, run as a user runs it.
+
+use std::process::{Command, Output};
+
+fn hltd(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hltd"))
+        .args(args)
+        .output()
+        .expect("hltd runs")
+}
+
+/// `hltd sim` prints one line, `frame=<N> hash=<64 hex>`, the same on every run.
+#[test]
+fn sim_prints_a_stable_line() {
+    let args = ["sim", "--seed", "7", "--players", "4", "--frames", "600"];
+    let first = hltd(&args);
+    let second = hltd(&args);
+    assert!(first.status.success());
+    let line = String::from_utf8(first.stdout.clone()).expect("utf-8");
+    let hash = line
+        .strip_prefix("frame=600 hash=")
+        .and_then(|rest| rest.strip_suffix('\n'))
+        .expect("frame=600 hash=<hex>\\n");
+    assert_eq!(hash.len(), 64);
+    assert!(hash
+        .bytes()
+        .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+    assert_eq!(first.stdout, second.stdout);
+}
+
+/// The line is the library's hash: the binary adds nothing of its own.
+#[test]
+fn sim_line_matches_the_library() {
+    let out = hltd(&["sim", "--seed", "42", "--players", "4", "--frames", "1000"]);
+    let mut game = sim::Game::new(sim::Settings::standard(42, 4));
+    let mut inputs = [sim::Input::IDLE; 4];
+    for _ in 0..1000 {
+        sim::Script::Random.inputs(42, game.frame(), &mut inputs);
+        game.advance(&inputs);
+    }
+    let expected = format!("frame=1000 hash={}\n", game.hash());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), expected);
+}
+
+/// Bad arguments exit 2 and say what was expected.
+#[test]
+fn bad_arguments_exit_2_with_a_reason() {
+    for (args, says) in [
+        (&["sim", "--players", "5"][..], "1..=4"),
+        (
+            &["sim", "--creeps", "10"][..],
+            "--creeps only applies to --scenario swarm",
+        ),
+        (
+            &["sim", "--scenario", "swarm", "--creeps", "0"][..],
+            "1..=100000",
+        ),
+        (&["sim", "--frames", "many"][..], "invalid digit"),
+        (&["sim", "--inputs", "loud"][..], "possible values"),
+    ] {
+        let out = hltd(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+}
