@@ -111,13 +111,22 @@ impl Game {
     }
 
     /// Advances one tick from every player's input, in seat order. Missing inputs count as
-    /// idle, extra ones are ignored. Once the match is won or lost only the frame advances.
-    /// Returns the hash of the new state.
+    /// idle, extra ones are ignored. While paused, only pause requests count; one or more
+    /// requests in a tick toggle the pause once, after the tick's other commands. Once the
+    /// match is won or lost only the frame advances. Returns the hash of the new state.
     pub fn advance(&mut self, inputs: &[Input]) -> StateHash {
         let players = usize::from(self.globals.players);
         if self.globals.status() == Status::Running {
+            let mut pause_requested = false;
             for (seat, input) in inputs.iter().take(players).enumerate() {
-                self.apply(seat, input.decode());
+                match input.decode() {
+                    Command::Pause => pause_requested = true,
+                    _ if self.globals.paused != 0 => {}
+                    command => self.apply(seat, command),
+                }
+            }
+            if pause_requested {
+                self.globals.paused ^= 1;
             }
         }
         if self.globals.status() == Status::Running && self.globals.paused == 0 {
@@ -238,7 +247,8 @@ impl Game {
         if self.scratch.doomed.is_empty() {
             return;
         }
-        self.scratch.doomed.sort_unstable_by_key(|&(uid, _)| uid);
+        // Stable: should uids ever repeat (they wrap after 2^32), ties keep storage order.
+        self.scratch.doomed.sort_by_key(|&(uid, _)| uid);
         for &(_, entity) in &self.scratch.doomed {
             self.world
                 .despawn(entity)
@@ -261,12 +271,8 @@ impl Game {
     /// Applies one player's command to their own lane. Commands that do not apply are no-ops.
     fn apply(&mut self, seat: usize, command: Command) {
         let lane = seat as u8;
-        if self.globals.paused != 0 && command != Command::Pause {
-            return;
-        }
         match command {
-            Command::Idle => {}
-            Command::Pause => self.globals.paused ^= 1,
+            Command::Idle | Command::Pause => {}
             Command::Cursor { x, y } => self.set_cursor(seat, x, y),
             Command::Build { x, y, kind } => {
                 self.set_cursor(seat, x, y);
@@ -420,10 +426,11 @@ impl Game {
         let wave = g.wave;
         g.wave_spawned += 1;
         let last = g.wave_spawned == wave_size(wave);
+        // The timer counts the ticks in between: a spawn every SPAWN_PERIOD_TICKS ticks.
         g.wave_timer = if last {
-            WAVE_GAP_TICKS
+            WAVE_GAP_TICKS - 1
         } else {
-            SPAWN_PERIOD_TICKS
+            SPAWN_PERIOD_TICKS - 1
         };
         for lane in 0..g.players {
             let kind = if last && (wave.is_multiple_of(4) || wave == WAVES) {
@@ -509,8 +516,7 @@ impl Game {
         let s = &mut self.scratch;
         s.tower_order.clear();
         s.tower_order.extend(0..towers.len() as u32);
-        s.tower_order
-            .sort_unstable_by_key(|&i| towers[i as usize].uid);
+        s.tower_order.sort_by_key(|&i| towers[i as usize].uid);
         for &t in &s.tower_order {
             let tower = towers[t as usize];
             if tower.cooldown > 0 {
@@ -535,7 +541,7 @@ impl Game {
                 }
                 let g = &mut self.globals;
                 g.base_hp = (g.base_hp + HEALER_BASE_HEAL).min(g.base_hp_max);
-                towers[t as usize].cooldown = stats.period;
+                towers[t as usize].cooldown = stats.period - 1;
                 continue;
             }
             let in_range = self.map.path_in_range(tower.x, tower.y, stats.range);
@@ -571,7 +577,7 @@ impl Game {
                 }
                 TowerKind::Arrow | TowerKind::Healer => creeps[target].hp -= power,
             }
-            towers[t as usize].cooldown = stats.period;
+            towers[t as usize].cooldown = stats.period - 1;
         }
     }
 

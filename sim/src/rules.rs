@@ -7,7 +7,7 @@ use crate::num::{fx_ratio, Fx};
 
 /// Version of the rules and of the state encoding. Peers, replays and golden hashes from another
 /// version are not comparable; bump it with the golden hash in `tests/it/golden.rs`.
-pub const RULES_VERSION: u32 = 1;
+pub const RULES_VERSION: u32 = 2;
 
 /// Ticks per second of game time.
 pub const TICKS_PER_SECOND: u32 = 60;
@@ -34,6 +34,7 @@ pub const TOWER_LEVEL_MAX: u8 = 3;
 const _: () = assert!(MAX_PLAYERS <= u8::MAX as usize);
 const _: () = assert!(MAX_TOWERS as usize == MAX_PLAYERS * LANE_CELLS);
 const _: () = assert!(MAX_SPAWNS_PER_TICK <= MAX_CREEPS);
+const _: () = assert!(SPAWN_PERIOD_TICKS > 0 && WAVE_GAP_TICKS > 0);
 
 // ---- the standard scenario ----
 
@@ -41,9 +42,9 @@ const _: () = assert!(MAX_SPAWNS_PER_TICK <= MAX_CREEPS);
 pub const WAVES: u32 = 12;
 /// Ticks before the first wave.
 pub const FIRST_WAVE_DELAY_TICKS: u32 = 3 * TICKS_PER_SECOND;
-/// Ticks between the last spawn of a wave and the first spawn of the next.
+/// Ticks from the last spawn of a wave to the first spawn of the next.
 pub const WAVE_GAP_TICKS: u32 = 5 * TICKS_PER_SECOND;
-/// Ticks between two spawns in the same lane during a wave.
+/// Ticks from one spawn to the next in the same lane during a wave.
 pub const SPAWN_PERIOD_TICKS: u32 = 40;
 /// Gold each player starts with.
 pub const START_GOLD: i32 = 60;
@@ -184,7 +185,7 @@ pub struct TowerStats {
     pub range: u8,
     /// Damage per shot, or hit points restored per pulse for the healer.
     pub power: i32,
-    /// Ticks between shots or pulses.
+    /// Ticks from one shot or pulse to the next (at least 1).
     pub period: u16,
     /// Hit points.
     pub hp: i32,
@@ -246,6 +247,18 @@ impl TowerKind {
     }
 }
 
+// Towers set their cooldown to `period - 1` after acting.
+const _: () = {
+    let mut i = 0;
+    while i < TowerKind::ALL.len() {
+        assert!(
+            TowerKind::ALL[i].stats().period > 0,
+            "a tower period must be at least 1"
+        );
+        i += 1;
+    }
+};
+
 /// Damage or healing of a tower at `level` (1-based): x1, x1.5, x2.
 pub const fn level_power(power: i32, level: u8) -> i32 {
     power * (level as i32 + 1) / 2
@@ -260,5 +273,5 @@ pub const fn level_hp(hp: i32, level: u8) -> i32 {
 pub const CANNON_SPLASH: Fx = fx_ratio(3, 2);
 /// Hit points of the base a healer restores per pulse.
 pub const HEALER_BASE_HEAL: i32 = 1;
-/// Gold per hit point when repairing a tower (rounded up, at least 1).
+/// Hit points of repair one gold buys (the cost is rounded up).
 pub const REPAIR_HP_PER_GOLD: i32 = 4;

@@ -76,8 +76,9 @@ pub(crate) fn hash_state(globals: &Globals, creeps: &[Creep], towers: &[Tower]) 
     StateHash(*hasher.finalize().as_bytes())
 }
 
-/// The whole state of a [`Game`] at one frame, as packed columns.
-#[derive(Clone, Debug, Default)]
+/// The whole state of a [`Game`] at one frame, as packed columns. Only [`Game::save`] makes
+/// one, so a snapshot always holds a state some game was in.
+#[derive(Clone, Debug)]
 pub struct Snapshot {
     globals: Globals,
     creeps: Vec<Creep>,
@@ -85,6 +86,15 @@ pub struct Snapshot {
     hash: StateHash,
     /// The saving world's layout stamp: equal stamps mean the same entities in the same order.
     layout: u64,
+}
+
+/// Which way [`Game::load`] restored a snapshot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoadPath {
+    /// The world still had the saved structure: the columns were copied back in place.
+    InPlace,
+    /// The structure had changed: the archetypes were emptied and refilled in saved order.
+    Rebuilt,
 }
 
 impl Snapshot {
@@ -116,7 +126,13 @@ impl Snapshot {
 impl Game {
     /// Saves the whole state.
     pub fn save(&self) -> Snapshot {
-        let mut snapshot = Snapshot::default();
+        let mut snapshot = Snapshot {
+            globals: self.globals,
+            creeps: Vec::new(),
+            towers: Vec::new(),
+            hash: self.hash,
+            layout: self.layout,
+        };
         self.save_into(&mut snapshot);
         snapshot
     }
@@ -138,13 +154,15 @@ impl Game {
         );
     }
 
-    /// Restores the state saved in `snapshot`, including the storage order of every entity.
-    pub fn load(&mut self, snapshot: &Snapshot) {
+    /// Restores the state saved in `snapshot`, including the storage order of every entity,
+    /// and says which way it did.
+    pub fn load(&mut self, snapshot: &Snapshot) -> LoadPath {
         let same_layout = snapshot.layout == self.layout
             && snapshot.creeps.len() == self.creeps().len()
             && snapshot.towers.len() == self.towers().len();
-        if same_layout {
+        let path = if same_layout {
             self.copy_columns_from(snapshot);
+            LoadPath::InPlace
         } else {
             self.world.clear();
             self.world
@@ -152,7 +170,8 @@ impl Game {
             self.world
                 .spawn_batch(snapshot.towers.iter().map(|&t| (t,)));
             self.layout = snapshot.layout;
-        }
+            LoadPath::Rebuilt
+        };
         self.globals = snapshot.globals;
         self.hash = snapshot.hash;
         debug_assert_eq!(
@@ -160,6 +179,7 @@ impl Game {
             snapshot.hash,
             "a loaded state hashes as it did when saved"
         );
+        path
     }
 
     fn copy_columns_from(&mut self, snapshot: &Snapshot) {

@@ -34,7 +34,7 @@ pub struct View {
     pub base_hp: i32,
     /// The base's full hit points.
     pub base_hp_max: i32,
-    /// Creeps killed and leaked so far.
+    /// Creeps killed by towers so far.
     pub kills: u32,
     /// Creeps that reached the base so far.
     pub leaks: u32,

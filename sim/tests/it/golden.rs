@@ -5,10 +5,10 @@ use sim::{Game, Script, Settings, RULES_VERSION};
 
 use crate::run;
 
-const GOLDEN_RULES_VERSION: u32 = 1;
+const GOLDEN_RULES_VERSION: u32 = 2;
 const GOLDEN_STANDARD_1000: &str =
-    "d465a2c76a63b00ac0d3ba3cdd66734f4cbc4eed45133924f784339c8455ad86";
-const GOLDEN_SWARM_1000: &str = "07307a0453f5d396f9062b3669c31e8c928e26f340fb5c18c16599fd5854fa9c";
+    "6b661deef741389278c6b4d6da3b33e63c729a1fd8785ce8c5fae1adb2141d8f";
+const GOLDEN_SWARM_1000: &str = "ea6dec34f6103d1220fbcb2286af982ddb193a886b153734251923a34f6ee9a8";
 
 /// Seed 42, 4 players, the random script: the hash at frame 1000 is pinned.
 #[test]

@@ -1,6 +1,6 @@
 //! Restores reproduce the state exactly: stable ids, storage order, hashes, and the future.
 
-use sim::{Game, Script, Settings, View};
+use sim::{Game, LoadPath, Script, Settings, View};
 
 use crate::{game_at, run};
 
@@ -76,17 +76,45 @@ fn load_into_a_fresh_game_continues_identically() {
     );
 }
 
-/// A load with no structural change since the save (the in-place path) restores values.
+/// A load with no structural change since the save copies values back in place; one after
+/// spawns or despawns rebuilds; both restore the same view.
 #[test]
-fn in_place_load_restores_values() {
+fn in_place_and_rebuilding_loads_restore_values() {
     let mut game = game_at(3, 2, 900);
     let saved = game.save();
     let view: View = game.view();
-    // One idle tick moves creeps; whether or not it also spawns, the load must undo it.
-    run(&mut game, Script::Idle, 3, 1);
-    assert_ne!(game.hash(), saved.hash());
-    game.load(&saved);
+    // Find a tick that moves creeps without spawning or despawning any.
+    let mut probe = game_at(3, 2, 900);
+    let mut idle_ticks = 0;
+    loop {
+        let before = uids(&probe);
+        run(&mut probe, Script::Idle, 3, 1);
+        if uids(&probe) != before {
+            break;
+        }
+        idle_ticks += 1;
+    }
+    assert!(
+        idle_ticks > 0,
+        "the probe needs a tick without structural change"
+    );
+    run(&mut game, Script::Idle, 3, idle_ticks);
+    assert_ne!(game.view().creeps, view.creeps, "creeps moved");
+    assert_eq!(game.load(&saved), LoadPath::InPlace);
     assert_eq!(game.view(), view);
     assert_eq!(game.hash(), saved.hash());
+
+    run(&mut game, Script::Idle, 3, idle_ticks + 1);
+    assert_ne!(uids(&game), uids_of(&view), "the structure changed");
+    assert_eq!(game.load(&saved), LoadPath::Rebuilt);
+    assert_eq!(game.view(), view);
+    assert_eq!(game.compute_hash(), saved.hash());
     assert_eq!(saved.rehash(), saved.hash());
+}
+
+fn uids_of(view: &View) -> (Vec<u32>, Vec<u32>) {
+    (
+        view.creeps.iter().map(|c| c.uid).collect(),
+        view.towers.iter().map(|t| t.uid).collect(),
+    )
 }
