@@ -7,6 +7,7 @@
 
 mod game;
 pub mod invite;
+pub mod secure;
 pub mod synctest;
 
 pub use game::{GgrsConfig, Rollback};
