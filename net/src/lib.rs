@@ -5,6 +5,7 @@
 //! Peer-to-peer sessions, the encrypted UDP transport and consensus verdicts are being built;
 //! nothing here pretends to provide them yet.
 
+mod codec;
 mod game;
 pub mod invite;
 pub mod secure;

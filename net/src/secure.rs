@@ -221,7 +221,9 @@ pub struct Channel {
 
 impl std::fmt::Debug for Channel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Channel").field("sent", &self.sent).finish_non_exhaustive()
+        f.debug_struct("Channel")
+            .field("sent", &self.sent)
+            .finish_non_exhaustive()
     }
 }
 
@@ -321,7 +323,9 @@ pub struct Established {
 }
 
 fn builder(psk: &[u8; 32]) -> Result<snow::Builder<'_>, DropReason> {
-    let params = NOISE_PARAMS.parse().map_err(|_| DropReason::HandshakeFailed)?;
+    let params = NOISE_PARAMS
+        .parse()
+        .map_err(|_| DropReason::HandshakeFailed)?;
     snow::Builder::new(params)
         .prologue(b"healer-td wire v1")
         .and_then(|b| b.psk(0, psk))
@@ -471,11 +475,17 @@ mod tests {
             .collect();
         b.open(&packets[5], &mut plain).expect("first");
         assert_eq!(b.open(&packets[5], &mut plain), Err(DropReason::Replayed));
-        b.open(&packets[2], &mut plain).expect("late but inside the window");
+        b.open(&packets[2], &mut plain)
+            .expect("late but inside the window");
         b.open(&packets[200], &mut plain).expect("jump ahead");
         assert_eq!(b.open(&packets[2], &mut plain), Err(DropReason::Replayed));
-        assert_eq!(b.open(&packets[50], &mut plain), Err(DropReason::Replayed), "too old");
-        b.open(&packets[150], &mut plain).expect("inside the window");
+        assert_eq!(
+            b.open(&packets[50], &mut plain),
+            Err(DropReason::Replayed),
+            "too old"
+        );
+        b.open(&packets[150], &mut plain)
+            .expect("inside the window");
     }
 
     /// A different secret fails the handshake; a different digest is reported, not hidden.
@@ -497,7 +507,10 @@ mod tests {
     #[test]
     fn header_checks() {
         for len in 0..HEADER_LEN + TAG_LEN {
-            assert_eq!(parse_header(&vec![0; len]).map(|_| ()), Err(DropReason::TooShort));
+            assert_eq!(
+                parse_header(&vec![0; len]).map(|_| ()),
+                Err(DropReason::TooShort)
+            );
         }
         assert_eq!(
             parse_header(&vec![0; DATAGRAM_MAX + 1]).map(|_| ()),

@@ -1,0 +1,427 @@
+//! GGRS messages on the wire, and their validation. The only module that uses bincode.
+//!
+//! GGRS trusts its peers: some well-formed messages crash it. An `Input` message whose inputs
+//! run far ahead of ours overflows its 128-frame input queue (`assertion failed: self.length
+//! <= INPUT_QUEUE_LENGTH`), and the run-length encoding inside an input message panics on a
+//! truncated varint or allocates whatever length it claims. So every message is decoded here
+//! into a mirror of GGRS's own types, checked against [`Limits`], repaired where that is safe
+//! (inputs beyond our horizon are cut off; GGRS resends them later) and only then handed to
+//! GGRS. Nothing a peer sends reaches GGRS unchecked.
+
+use bincode::config::{Configuration, Fixint, Limit, LittleEndian};
+use serde::{Deserialize, Serialize};
+
+use crate::secure::{DropReason, PAYLOAD_MAX};
+
+type Config = Configuration<LittleEndian, Fixint, Limit<PAYLOAD_MAX>>;
+
+const CONFIG: Config = bincode::config::standard()
+    .with_fixed_int_encoding()
+    .with_limit::<PAYLOAD_MAX>();
+
+/// How far past our current frame a peer's inputs, acks and reports may reach. Honest peers
+/// stay within input delay + prediction (about a dozen frames) of us.
+pub const FRAMES_AHEAD_MAX: i32 = 64;
+/// Frames of input one message may carry after repair.
+pub const INPUT_FRAMES_MAX: usize = FRAMES_AHEAD_MAX as usize;
+/// Bytes of one frame's input for all of one peer's players.
+pub const INPUT_BYTES_MAX: usize = 64;
+/// Largest frame advantage a quality report may claim.
+pub const FRAME_ADVANTAGE_MAX: i16 = 128;
+/// Players in any session.
+pub const PLAYERS_MAX: usize = 16;
+
+// The mirror of GGRS 0.13's `network::messages`: same fields, same order, so the same bytes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct ConnectionStatus {
+    disconnected: bool,
+    last_frame: i32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct InputBody {
+    peer_connect_status: Vec<ConnectionStatus>,
+    disconnect_requested: bool,
+    start_frame: i32,
+    ack_frame: i32,
+    bytes: Vec<u8>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+enum Body {
+    SyncRequest { random_request: u32 },
+    SyncReply { random_reply: u32 },
+    Input(InputBody),
+    InputAck { ack_frame: i32 },
+    QualityReport { frame_advantage: i16, ping: u128 },
+    QualityReply { pong: u128 },
+    ChecksumReport { checksum: u128, frame: i32 },
+    KeepAlive,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct Mirror {
+    magic: u16,
+    body: Body,
+}
+
+/// What the receiver knows when it checks a message.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Our current frame (GGRS's `current_frame`).
+    pub frame: i32,
+}
+
+/// A checksum a peer reported for one of its confirmed frames.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChecksumSeen {
+    /// The frame.
+    pub frame: i32,
+    /// GGRS's u128 checksum (the first 16 bytes of the state hash).
+    pub checksum: u128,
+}
+
+/// A checked message, ready for GGRS.
+#[derive(Debug)]
+pub struct Checked {
+    /// The message.
+    pub message: ggrs::Message,
+    /// Set when the message is a checksum report: consensus reads it on the way through.
+    pub checksum: Option<ChecksumSeen>,
+    /// Whether inputs past the horizon were cut off.
+    pub repaired: bool,
+}
+
+/// Encodes a GGRS message for the wire.
+pub fn encode(message: &ggrs::Message, out: &mut Vec<u8>) -> Result<(), DropReason> {
+    out.clear();
+    let bytes = bincode::serde::encode_to_vec(message, CONFIG).map_err(|_| DropReason::TooLong)?;
+    out.extend_from_slice(&bytes);
+    Ok(())
+}
+
+/// Decodes, checks and if needed repairs a GGRS message from a peer.
+///
+/// # Errors
+/// [`DropReason::Malformed`] when the bytes are not a message; [`DropReason::Invalid`] when
+/// the message could harm or mislead GGRS and cannot be repaired.
+pub fn decode(bytes: &[u8], limits: Limits) -> Result<Checked, DropReason> {
+    let (mut mirror, used): (Mirror, usize) =
+        bincode::serde::decode_from_slice(bytes, CONFIG).map_err(|_| DropReason::Malformed)?;
+    if used != bytes.len() {
+        return Err(DropReason::Malformed);
+    }
+    let horizon = limits.frame.saturating_add(FRAMES_AHEAD_MAX);
+    let mut checksum = None;
+    let mut repaired = false;
+    match &mut mirror.body {
+        Body::Input(input) => repaired = check_input(input, horizon)?,
+        Body::InputAck { ack_frame } => check_frame(*ack_frame, -1, horizon)?,
+        Body::QualityReport {
+            frame_advantage, ..
+        } => {
+            if frame_advantage.unsigned_abs() > FRAME_ADVANTAGE_MAX.unsigned_abs() {
+                return Err(DropReason::Invalid);
+            }
+        }
+        Body::ChecksumReport {
+            checksum: sum,
+            frame,
+        } => {
+            check_frame(*frame, 0, horizon)?;
+            checksum = Some(ChecksumSeen {
+                frame: *frame,
+                checksum: *sum,
+            });
+        }
+        Body::SyncRequest { .. } | Body::SyncReply { .. } | Body::QualityReply { .. } => {}
+        Body::KeepAlive => {}
+    }
+    let message = if repaired {
+        let bytes =
+            bincode::serde::encode_to_vec(&mirror, CONFIG).map_err(|_| DropReason::Invalid)?;
+        to_ggrs(&bytes)?
+    } else {
+        to_ggrs(bytes)?
+    };
+    Ok(Checked {
+        message,
+        checksum,
+        repaired,
+    })
+}
+
+fn to_ggrs(bytes: &[u8]) -> Result<ggrs::Message, DropReason> {
+    bincode::serde::decode_from_slice(bytes, CONFIG)
+        .map(|(message, _)| message)
+        .map_err(|_| DropReason::Malformed)
+}
+
+fn check_frame(frame: i32, min: i32, horizon: i32) -> Result<(), DropReason> {
+    if (min..=horizon).contains(&frame) {
+        Ok(())
+    } else {
+        Err(DropReason::Invalid)
+    }
+}
+
+/// Checks an input message; cuts off frames past `horizon`. Returns whether it cut.
+fn check_input(input: &mut InputBody, horizon: i32) -> Result<bool, DropReason> {
+    if input.peer_connect_status.len() > PLAYERS_MAX {
+        return Err(DropReason::Invalid);
+    }
+    for status in &input.peer_connect_status {
+        check_frame(status.last_frame, -1, horizon)?;
+    }
+    check_frame(input.start_frame, 0, horizon)?;
+    check_frame(input.ack_frame, -1, horizon)?;
+    let decoded = rle_decode(&input.bytes, INPUT_BYTES_MAX_TOTAL)?;
+    let records = delta_records(&decoded)?;
+    let frames = records.len() - 1;
+    let room = (horizon - input.start_frame + 1) as usize;
+    let keep = frames.min(room).min(INPUT_FRAMES_MAX);
+    if keep == frames {
+        return Ok(false);
+    }
+    if keep == 0 {
+        return Err(DropReason::Invalid);
+    }
+    let cut = records[keep];
+    input.bytes = bitfield_rle::encode(&decoded[..cut]);
+    Ok(true)
+}
+
+/// Largest decoded input buffer accepted: every frame a message may carry, at most.
+const INPUT_BYTES_MAX_TOTAL: usize = 2 * 128 * (2 + INPUT_BYTES_MAX);
+
+/// Offsets where each length-prefixed delta record starts, then the end offset: GGRS's layout of the
+/// decoded input bytes is `[len u16 LE][len bytes]` per frame.
+fn delta_records(decoded: &[u8]) -> Result<Vec<usize>, DropReason> {
+    let mut starts = Vec::new();
+    let mut pos = 0;
+    while pos < decoded.len() {
+        starts.push(pos);
+        let Some(len) = decoded.get(pos..pos + 2) else {
+            return Err(DropReason::Invalid);
+        };
+        let len = usize::from(u16::from_le_bytes([len[0], len[1]]));
+        if len > INPUT_BYTES_MAX || pos + 2 + len > decoded.len() {
+            return Err(DropReason::Invalid);
+        }
+        pos += 2 + len;
+    }
+    starts.push(pos);
+    Ok(starts)
+}
+
+/// Decodes `bitfield-rle` (the run-length encoding GGRS uses) with bounds: no truncated or
+/// over-long varints, no output beyond `max` bytes. The library's own decoder panics or
+/// allocates without limit on such input.
+fn rle_decode(buf: &[u8], max: usize) -> Result<Vec<u8>, DropReason> {
+    let mut out = Vec::new();
+    let mut pos = 0;
+    while pos < buf.len() {
+        let mut header = 0u64;
+        let mut shift = 0;
+        loop {
+            let byte = *buf.get(pos).ok_or(DropReason::Invalid)?;
+            pos += 1;
+            if shift > 56 {
+                return Err(DropReason::Invalid);
+            }
+            header |= u64::from(byte & 0x7f) << shift;
+            shift += 7;
+            if byte & 0x80 == 0 {
+                break;
+            }
+        }
+        let repeat = header & 1 == 1;
+        let len = if repeat { header >> 2 } else { header >> 1 };
+        let len = usize::try_from(len).map_err(|_| DropReason::Invalid)?;
+        if len > max - out.len() {
+            return Err(DropReason::Invalid);
+        }
+        if repeat {
+            let fill = if header & 2 != 0 { 255 } else { 0 };
+            out.resize(out.len() + len, fill);
+        } else {
+            let run = buf.get(pos..pos + len).ok_or(DropReason::Invalid)?;
+            out.extend_from_slice(run);
+            pos += len;
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wire(body: Body) -> Vec<u8> {
+        bincode::serde::encode_to_vec(&Mirror { magic: 7, body }, CONFIG).expect("encode")
+    }
+
+    /// `frames` frames of `size`-byte inputs, GGRS-encoded.
+    fn input_bytes(frames: usize, size: usize) -> Vec<u8> {
+        let mut delta = Vec::new();
+        for f in 0..frames {
+            delta.extend_from_slice(&(size as u16).to_le_bytes());
+            delta.extend((0..size).map(|i| (f + i) as u8));
+        }
+        bitfield_rle::encode(&delta)
+    }
+
+    fn input(start_frame: i32, frames: usize) -> Body {
+        Body::Input(InputBody {
+            peer_connect_status: vec![
+                ConnectionStatus {
+                    disconnected: false,
+                    last_frame: start_frame - 1
+                };
+                2
+            ],
+            disconnect_requested: false,
+            start_frame,
+            ack_frame: -1,
+            bytes: input_bytes(frames, 4),
+        })
+    }
+
+    /// Our mirror and GGRS agree on the bytes: a mirror message decodes as a GGRS message and
+    /// encodes back to the same bytes.
+    #[test]
+    fn mirror_matches_ggrs() {
+        for body in [
+            Body::SyncRequest { random_request: 5 },
+            Body::SyncReply { random_reply: 6 },
+            input(10, 3),
+            Body::InputAck { ack_frame: 4 },
+            Body::QualityReport {
+                frame_advantage: -3,
+                ping: 99,
+            },
+            Body::QualityReply { pong: 7 },
+            Body::ChecksumReport {
+                checksum: 0xABCD,
+                frame: 12,
+            },
+            Body::KeepAlive,
+        ] {
+            let bytes = wire(body.clone());
+            let checked = decode(&bytes, Limits { frame: 20 }).expect("valid");
+            assert!(!checked.repaired);
+            let mut again = Vec::new();
+            encode(&checked.message, &mut again).expect("encode");
+            assert_eq!(again, bytes, "{body:?}");
+        }
+    }
+
+    /// An input message running past the horizon is cut to it, never passed whole; one that
+    /// starts past it is refused.
+    #[test]
+    fn inputs_past_the_horizon_are_cut() {
+        let checked = decode(&wire(input(0, 150)), Limits { frame: 0 }).expect("repairable");
+        assert!(checked.repaired);
+        let mut again = Vec::new();
+        encode(&checked.message, &mut again).expect("encode");
+        let (mirror, _): (Mirror, usize) =
+            bincode::serde::decode_from_slice(&again, CONFIG).expect("decode");
+        let Body::Input(body) = mirror.body else {
+            panic!("still an input")
+        };
+        let frames = delta_records(&rle_decode(&body.bytes, usize::MAX).expect("rle"))
+            .expect("records")
+            .len()
+            - 1;
+        assert_eq!(frames, INPUT_FRAMES_MAX);
+        let near = decode(&wire(input(60, 30)), Limits { frame: 0 }).expect("repairable");
+        assert!(near.repaired, "frames 60..90 reach past the horizon 64");
+        assert_eq!(
+            decode(&wire(input(100, 1)), Limits { frame: 0 })
+                .map(|_| ())
+                .unwrap_err(),
+            DropReason::Invalid
+        );
+    }
+
+    /// Run-length bytes that would panic or balloon inside GGRS are refused.
+    #[test]
+    fn hostile_run_lengths_are_refused() {
+        let mut hostile: Vec<Vec<u8>> = vec![
+            vec![0x80],                                                 // truncated varint
+            vec![0xff; 12],                                             // over-long varint
+            vec![0xfd, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f], // a run of 2^60
+            vec![0x14, 1, 2],                                           // literal past the end
+        ];
+        hostile.push(bitfield_rle::encode([9u8, 0, 1])); // record length 9 with 1 byte
+        for bytes in hostile {
+            let body = Body::Input(InputBody {
+                peer_connect_status: vec![],
+                disconnect_requested: false,
+                start_frame: 0,
+                ack_frame: -1,
+                bytes: bytes.clone(),
+            });
+            assert_eq!(
+                decode(&wire(body), Limits { frame: 0 }).map(|_| ()),
+                Err(DropReason::Invalid),
+                "{bytes:?}"
+            );
+        }
+    }
+
+    /// Frames, statuses and advantages out of range are refused; garbage is malformed.
+    #[test]
+    fn out_of_range_fields_and_garbage() {
+        let limits = Limits { frame: 10 };
+        for body in [
+            Body::InputAck { ack_frame: 1000 },
+            Body::InputAck { ack_frame: -5 },
+            Body::ChecksumReport {
+                checksum: 1,
+                frame: -1,
+            },
+            Body::ChecksumReport {
+                checksum: 1,
+                frame: i32::MAX,
+            },
+            Body::QualityReport {
+                frame_advantage: i16::MIN,
+                ping: 0,
+            },
+            input(-7, 1),
+        ] {
+            assert_eq!(
+                decode(&wire(body.clone()), limits).map(|_| ()),
+                Err(DropReason::Invalid),
+                "{body:?}"
+            );
+        }
+        assert_eq!(decode(&[], limits).map(|_| ()), Err(DropReason::Malformed));
+        assert_eq!(
+            decode(&[1, 2, 3], limits).map(|_| ()),
+            Err(DropReason::Malformed)
+        );
+        let mut trailing = wire(Body::KeepAlive);
+        trailing.push(0);
+        assert_eq!(
+            decode(&trailing, limits).map(|_| ()),
+            Err(DropReason::Malformed)
+        );
+        let checked = decode(
+            &wire(Body::ChecksumReport {
+                checksum: 42,
+                frame: 3,
+            }),
+            limits,
+        )
+        .expect("valid");
+        assert_eq!(
+            checked.checksum,
+            Some(ChecksumSeen {
+                frame: 3,
+                checksum: 42
+            })
+        );
+    }
+}
