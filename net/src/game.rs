@@ -19,8 +19,21 @@ pub trait Rollback {
     fn save(&self) -> Self::Snapshot;
     /// Restores a state saved by [`Rollback::save`].
     fn load(&mut self, snapshot: &Self::Snapshot);
-    /// Checksum of the current state, compared between rollbacks and between peers.
-    fn checksum(&self) -> u128;
+    /// A 32-byte hash of the current state.
+    fn state_hash(&self) -> [u8; 32];
+
+    /// Checksum of the current state, compared between rollbacks and between peers: the first
+    /// 16 bytes of [`Rollback::state_hash`], little-endian.
+    fn checksum(&self) -> u128 {
+        checksum_of(&self.state_hash())
+    }
+}
+
+/// The GGRS checksum of a 32-byte state hash: its first 16 bytes, little-endian.
+pub fn checksum_of(hash: &[u8; 32]) -> u128 {
+    let mut first = [0u8; 16];
+    first.copy_from_slice(&hash[..16]);
+    u128::from_le_bytes(first)
 }
 
 impl Rollback for sim::Game {
@@ -39,8 +52,8 @@ impl Rollback for sim::Game {
         sim::Game::load(self, snapshot);
     }
 
-    fn checksum(&self) -> u128 {
-        self.hash().checksum()
+    fn state_hash(&self) -> [u8; 32] {
+        self.hash().0
     }
 }
 

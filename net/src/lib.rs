@@ -5,11 +5,13 @@
 //! Peer-to-peer sessions, the encrypted UDP transport and consensus verdicts are being built;
 //! nothing here pretends to provide them yet.
 
-mod codec;
+pub mod codec;
+pub mod consensus;
 mod game;
 pub mod invite;
 pub mod secure;
 pub mod synctest;
+pub mod udp;
 
 pub use game::{GgrsConfig, Rollback};
 pub use invite::{Invite, InviteError};

@@ -1,0 +1,652 @@
+//! The encrypted UDP socket: peers, handshakes, sealed datagrams, drop counters, rate limits,
+//! and the adapter GGRS sends through.
+//!
+//! One [`SecureSocket`] serves a whole session: GGRS reaches it through [`GgrsSocket`] (a
+//! shared handle), and the session driver through the same handle for handshakes, the lobby's
+//! control messages and statistics. Everything that arrives is checked in this order, and
+//! dropped and counted at the first failure: size and header, source (a peer, or a stranger
+//! while the host is accepting), rate limit, authentication, replay window, message decoding,
+//! GGRS validation ([`crate::codec`]).
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, VecDeque};
+use std::io::ErrorKind;
+use std::net::{SocketAddr, UdpSocket};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use crate::codec::{self, ChecksumSeen, Limits};
+use crate::secure::{
+    self, Channel, DropReason, Initiator, Kind, DATAGRAM_MAX, DIGEST_LEN, PAYLOAD_MAX,
+};
+
+/// Datagrams read per poll at most: bounds the work of one poll.
+pub const RECV_BATCH_MAX: usize = 1024;
+/// Peers one socket knows at most (players, spectators, strangers handshaking).
+pub const PEERS_MAX: usize = 32;
+/// Handshake hellos are resent this often until answered.
+pub const HELLO_RESEND: Duration = Duration::from_millis(200);
+/// Datagrams per second one peer may send before the excess is dropped.
+pub const PEER_RATE_PER_S: u32 = 1000;
+/// Handshake hellos per second accepted from strangers, all together.
+pub const STRANGER_RATE_PER_S: u32 = 50;
+/// Datagrams held back by simulated latency at most.
+pub const DELAYED_MAX: usize = 4096;
+
+/// Streams multiplexed inside a data packet (its first plaintext byte).
+const STREAM_GGRS: u8 = 0;
+const STREAM_CONTROL: u8 = 1;
+
+/// Counters of one peer (or of all strangers together).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Traffic {
+    /// Datagrams sent.
+    pub packets_sent: u64,
+    /// UDP payload bytes sent (IP and UDP headers not included).
+    pub bytes_sent: u64,
+    /// Datagrams received and accepted.
+    pub packets_received: u64,
+    /// UDP payload bytes received and accepted.
+    pub bytes_received: u64,
+    /// Datagrams dropped, by reason.
+    pub dropped: BTreeMap<DropReason, u64>,
+}
+
+impl Traffic {
+    fn drop(&mut self, reason: DropReason) {
+        *self.dropped.entry(reason).or_insert(0) += 1;
+    }
+
+    /// All drops together.
+    pub fn dropped_total(&self) -> u64 {
+        self.dropped.values().sum()
+    }
+}
+
+/// Where a peer's handshake stands.
+enum Link {
+    /// We sent a hello and wait for the welcome.
+    Connecting {
+        initiator: Initiator,
+        hello: Vec<u8>,
+        sent_at: Instant,
+    },
+    /// Keys agreed.
+    Up {
+        channel: Channel,
+        /// A newer handshake's channel, adopted when data arrives under it (so a replayed
+        /// hello cannot replace a working channel).
+        pending: Option<Channel>,
+        /// The hello we answered last and our welcome, resent if the same hello comes again.
+        answered: Option<(Vec<u8>, Vec<u8>)>,
+    },
+    /// The handshake showed a different configuration; everything from it is dropped.
+    Refused,
+}
+
+struct Peer {
+    link: Link,
+    traffic: Traffic,
+    bucket: Bucket,
+}
+
+/// A token bucket: `rate` tokens per second, at most `rate` in store.
+#[derive(Clone, Copy, Debug)]
+struct Bucket {
+    tokens: u32,
+    rate: u32,
+    at: Instant,
+}
+
+impl Bucket {
+    fn new(rate: u32, now: Instant) -> Bucket {
+        Bucket {
+            tokens: rate,
+            rate,
+            at: now,
+        }
+    }
+
+    fn take(&mut self, now: Instant) -> bool {
+        let elapsed_ms = now.saturating_duration_since(self.at).as_millis();
+        let refill = (elapsed_ms * u128::from(self.rate) / 1000).min(u128::from(self.rate)) as u32;
+        if refill > 0 {
+            self.tokens = (self.tokens + refill).min(self.rate);
+            self.at = now;
+        }
+        if self.tokens == 0 {
+            return false;
+        }
+        self.tokens -= 1;
+        true
+    }
+}
+
+/// Simulated network faults on what this socket sends (for the demo and tests).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Faults {
+    /// Probability of dropping a datagram, in parts per million.
+    pub loss_ppm: u32,
+    /// Delay added to every datagram.
+    pub latency: Duration,
+    /// Seed of the loss decisions.
+    pub seed: u64,
+}
+
+/// Something that happened to a peer's link, for the driver to report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkEvent {
+    /// A handshake completed.
+    Up(SocketAddr),
+    /// A handshake showed a different configuration (rules version or session settings).
+    ConfigMismatch(SocketAddr),
+}
+
+/// The socket and everything it knows. Shared through [`Net`].
+pub struct SecureSocket {
+    socket: UdpSocket,
+    local: SocketAddr,
+    psk: [u8; 32],
+    digest: [u8; DIGEST_LEN],
+    peers: BTreeMap<SocketAddr, Peer>,
+    accepting: bool,
+    strangers: Traffic,
+    stranger_bucket: Bucket,
+    frame: i32,
+    ggrs_inbox: Vec<(SocketAddr, ggrs::Message)>,
+    control_inbox: VecDeque<(SocketAddr, Vec<u8>)>,
+    checksums: Vec<(SocketAddr, ChecksumSeen)>,
+    events: VecDeque<LinkEvent>,
+    faults: Faults,
+    fault_rng: oorandom::Rand32,
+    delayed: VecDeque<(Instant, SocketAddr, Vec<u8>)>,
+    buf: Vec<u8>,
+    plain: Vec<u8>,
+    wire: Vec<u8>,
+}
+
+/// A shared handle to the session's socket.
+pub type Net = Rc<RefCell<SecureSocket>>;
+
+/// Errors of setting up a socket.
+#[derive(Debug, thiserror::Error)]
+pub enum SocketError {
+    /// The OS refused the address.
+    #[error("cannot bind UDP socket to {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The OS refused a socket option or query.
+    #[error("UDP socket setup failed: {0}")]
+    Setup(#[source] std::io::Error),
+}
+
+impl SecureSocket {
+    /// Binds a socket at `addr` (port 0: any free port) for a session whose members share
+    /// `psk` and whose configuration hashes to `digest`.
+    ///
+    /// # Errors
+    /// [`SocketError`] when the OS refuses.
+    pub fn bind(
+        addr: SocketAddr,
+        psk: [u8; 32],
+        digest: [u8; DIGEST_LEN],
+    ) -> Result<Net, SocketError> {
+        let socket = UdpSocket::bind(addr).map_err(|source| SocketError::Bind { addr, source })?;
+        socket.set_nonblocking(true).map_err(SocketError::Setup)?;
+        let local = socket.local_addr().map_err(SocketError::Setup)?;
+        let now = Instant::now();
+        Ok(Rc::new(RefCell::new(SecureSocket {
+            socket,
+            local,
+            psk,
+            digest,
+            peers: BTreeMap::new(),
+            accepting: false,
+            strangers: Traffic::default(),
+            stranger_bucket: Bucket::new(STRANGER_RATE_PER_S, now),
+            frame: 0,
+            ggrs_inbox: Vec::new(),
+            control_inbox: VecDeque::new(),
+            checksums: Vec::new(),
+            events: VecDeque::new(),
+            faults: Faults::default(),
+            fault_rng: oorandom::Rand32::new(0),
+            delayed: VecDeque::new(),
+            buf: vec![0; DATAGRAM_MAX + 1],
+            plain: Vec::with_capacity(DATAGRAM_MAX),
+            wire: Vec::with_capacity(DATAGRAM_MAX),
+        })))
+    }
+
+    /// The address it is bound to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// Whether hellos from unknown addresses are answered (a host waiting for players).
+    pub fn set_accepting(&mut self, accepting: bool) {
+        self.accepting = accepting;
+    }
+
+    /// Simulated faults on everything sent from now on.
+    pub fn set_faults(&mut self, faults: Faults) {
+        self.faults = faults;
+        self.fault_rng = oorandom::Rand32::new(faults.seed);
+    }
+
+    /// Our current frame, the reference for validating GGRS messages.
+    pub fn set_frame(&mut self, frame: i32) {
+        self.frame = frame;
+    }
+
+    /// Starts (or restarts) a handshake with `addr`.
+    pub fn connect(&mut self, addr: SocketAddr) {
+        let Ok((initiator, hello)) = Initiator::start(&self.psk, &self.digest) else {
+            return;
+        };
+        let now = Instant::now();
+        let link = Link::Connecting {
+            initiator,
+            hello: hello.clone(),
+            sent_at: now,
+        };
+        match self.peers.get_mut(&addr) {
+            Some(peer) => peer.link = link,
+            None => {
+                self.peers.insert(
+                    addr,
+                    Peer {
+                        link,
+                        traffic: Traffic::default(),
+                        bucket: Bucket::new(PEER_RATE_PER_S, now),
+                    },
+                );
+            }
+        }
+        self.send_raw(addr, &hello);
+    }
+
+    /// Whether the link to `addr` is up.
+    pub fn is_up(&self, addr: SocketAddr) -> bool {
+        matches!(
+            self.peers.get(&addr),
+            Some(Peer {
+                link: Link::Up { .. },
+                ..
+            })
+        )
+    }
+
+    /// Addresses of peers whose link is up, ascending.
+    pub fn up_peers(&self) -> Vec<SocketAddr> {
+        self.peers
+            .iter()
+            .filter(|(_, p)| matches!(p.link, Link::Up { .. }))
+            .map(|(a, _)| *a)
+            .collect()
+    }
+
+    /// Forgets a peer: nothing more is sent to it or accepted from it.
+    pub fn forget(&mut self, addr: SocketAddr) {
+        self.peers.remove(&addr);
+    }
+
+    /// Traffic counters of one peer.
+    pub fn traffic(&self, addr: SocketAddr) -> Option<&Traffic> {
+        self.peers.get(&addr).map(|p| &p.traffic)
+    }
+
+    /// Counters of datagrams from addresses that are not peers.
+    pub fn strangers(&self) -> &Traffic {
+        &self.strangers
+    }
+
+    /// Takes the link events since the last call.
+    pub fn take_events(&mut self) -> Vec<LinkEvent> {
+        self.events.drain(..).collect()
+    }
+
+    /// Takes the checksum reports peers sent since the last call.
+    pub fn take_checksums(&mut self) -> Vec<(SocketAddr, ChecksumSeen)> {
+        std::mem::take(&mut self.checksums)
+    }
+
+    /// Takes the next control message.
+    pub fn next_control(&mut self) -> Option<(SocketAddr, Vec<u8>)> {
+        self.control_inbox.pop_front()
+    }
+
+    /// Sends a control message to a peer whose link is up.
+    pub fn send_control(&mut self, addr: SocketAddr, payload: &[u8]) {
+        self.send_stream(addr, STREAM_CONTROL, payload);
+    }
+
+    /// Reads everything waiting, resends unanswered hellos and releases delayed datagrams.
+    pub fn poll(&mut self) {
+        let now = Instant::now();
+        self.flush_delayed(now);
+        let resend: Vec<(SocketAddr, Vec<u8>)> = self
+            .peers
+            .iter_mut()
+            .filter_map(|(addr, peer)| match &mut peer.link {
+                Link::Connecting { hello, sent_at, .. }
+                    if now.saturating_duration_since(*sent_at) >= HELLO_RESEND =>
+                {
+                    *sent_at = now;
+                    Some((*addr, hello.clone()))
+                }
+                _ => None,
+            })
+            .collect();
+        for (addr, hello) in resend {
+            self.send_raw(addr, &hello);
+        }
+        for _ in 0..RECV_BATCH_MAX {
+            let mut buf = std::mem::take(&mut self.buf);
+            let received = self.socket.recv_from(&mut buf);
+            let result = match received {
+                Ok((len, from)) => {
+                    self.on_datagram(from, &buf[..len], now);
+                    true
+                }
+                Err(err) if err.kind() == ErrorKind::WouldBlock => false,
+                // ICMP errors (a peer's port closed) and the like: the next read continues.
+                Err(_) => true,
+            };
+            self.buf = buf;
+            if !result {
+                break;
+            }
+        }
+    }
+
+    fn on_datagram(&mut self, from: SocketAddr, datagram: &[u8], now: Instant) {
+        let (kind, _, _) = match secure::parse_header(datagram) {
+            Ok(parsed) => parsed,
+            Err(reason) => return self.count_drop(from, reason),
+        };
+        let Some(peer) = self.peers.get_mut(&from) else {
+            return self.on_stranger(from, kind, datagram, now);
+        };
+        if !peer.bucket.take(now) {
+            return peer.traffic.drop(DropReason::RateLimited);
+        }
+        match kind {
+            Kind::Hello => self.on_hello(from, datagram),
+            Kind::Welcome => self.on_welcome(from, datagram),
+            Kind::Data => self.on_data(from, datagram),
+        }
+    }
+
+    fn on_stranger(&mut self, from: SocketAddr, kind: Kind, datagram: &[u8], now: Instant) {
+        if !self.accepting || kind != Kind::Hello || self.peers.len() >= PEERS_MAX {
+            return self.strangers.drop(DropReason::UnknownSource);
+        }
+        if !self.stranger_bucket.take(now) {
+            return self.strangers.drop(DropReason::RateLimited);
+        }
+        match secure::respond(&self.psk, &self.digest, datagram) {
+            Ok((done, welcome)) => {
+                let mismatch = done.peer_digest != self.digest;
+                let link = if mismatch {
+                    Link::Refused
+                } else {
+                    Link::Up {
+                        channel: done.channel,
+                        pending: None,
+                        answered: Some((datagram.to_vec(), welcome.clone())),
+                    }
+                };
+                self.peers.insert(
+                    from,
+                    Peer {
+                        link,
+                        traffic: Traffic::default(),
+                        bucket: Bucket::new(PEER_RATE_PER_S, now),
+                    },
+                );
+                self.count_received(from, datagram.len());
+                self.send_raw(from, &welcome);
+                self.events.push_back(if mismatch {
+                    LinkEvent::ConfigMismatch(from)
+                } else {
+                    LinkEvent::Up(from)
+                });
+            }
+            Err(reason) => self.strangers.drop(reason),
+        }
+    }
+
+    fn on_hello(&mut self, from: SocketAddr, datagram: &[u8]) {
+        let local = self.local;
+        let Some(peer) = self.peers.get_mut(&from) else {
+            return;
+        };
+        match &mut peer.link {
+            Link::Refused => return peer.traffic.drop(DropReason::ConfigMismatch),
+            // Both sides connecting at once: the lower address stays the initiator.
+            Link::Connecting { .. } if local < from => {
+                return peer.traffic.drop(DropReason::HandshakeFailed);
+            }
+            Link::Up {
+                answered: Some((hello, welcome)),
+                ..
+            } if hello.as_slice() == datagram => {
+                let welcome = welcome.clone();
+                self.count_received(from, datagram.len());
+                return self.send_raw(from, &welcome);
+            }
+            _ => {}
+        }
+        let (done, welcome) = match secure::respond(&self.psk, &self.digest, datagram) {
+            Ok(answer) => answer,
+            Err(reason) => return peer.traffic.drop(reason),
+        };
+        if done.peer_digest != self.digest {
+            peer.link = Link::Refused;
+            self.events.push_back(LinkEvent::ConfigMismatch(from));
+        } else {
+            match &mut peer.link {
+                Link::Up {
+                    pending, answered, ..
+                } => {
+                    *pending = Some(done.channel);
+                    *answered = Some((datagram.to_vec(), welcome.clone()));
+                }
+                link => {
+                    *link = Link::Up {
+                        channel: done.channel,
+                        pending: None,
+                        answered: Some((datagram.to_vec(), welcome.clone())),
+                    };
+                    self.events.push_back(LinkEvent::Up(from));
+                }
+            }
+        }
+        self.count_received(from, datagram.len());
+        self.send_raw(from, &welcome);
+    }
+
+    fn on_welcome(&mut self, from: SocketAddr, datagram: &[u8]) {
+        let Some(peer) = self.peers.get_mut(&from) else {
+            return;
+        };
+        if !matches!(peer.link, Link::Connecting { .. }) {
+            return peer.traffic.drop(DropReason::HandshakeFailed);
+        }
+        let Link::Connecting { initiator, .. } = std::mem::replace(&mut peer.link, Link::Refused)
+        else {
+            return;
+        };
+        match initiator.finish(datagram) {
+            Ok(done) if done.peer_digest == self.digest => {
+                peer.link = Link::Up {
+                    channel: done.channel,
+                    pending: None,
+                    answered: None,
+                };
+                self.events.push_back(LinkEvent::Up(from));
+                self.count_received(from, datagram.len());
+            }
+            Ok(_) => {
+                peer.traffic.drop(DropReason::ConfigMismatch);
+                self.events.push_back(LinkEvent::ConfigMismatch(from));
+            }
+            Err(reason) => {
+                // A forged or broken welcome: keep waiting for the real one.
+                peer.traffic.drop(reason);
+                self.connect(from);
+            }
+        }
+    }
+
+    fn on_data(&mut self, from: SocketAddr, datagram: &[u8]) {
+        let mut plain = std::mem::take(&mut self.plain);
+        let opened = self.open_data(from, datagram, &mut plain);
+        if let Err(reason) = opened {
+            self.plain = plain;
+            return self.count_drop(from, reason);
+        }
+        let delivered = match plain.split_first() {
+            Some((&STREAM_GGRS, body)) => match codec::decode(body, Limits { frame: self.frame }) {
+                Ok(checked) => {
+                    if let Some(seen) = checked.checksum {
+                        self.checksums.push((from, seen));
+                    }
+                    self.ggrs_inbox.push((from, checked.message));
+                    Ok(())
+                }
+                Err(reason) => Err(reason),
+            },
+            Some((&STREAM_CONTROL, body)) => {
+                self.control_inbox.push_back((from, body.to_vec()));
+                Ok(())
+            }
+            _ => Err(DropReason::Malformed),
+        };
+        self.plain = plain;
+        match delivered {
+            Ok(()) => self.count_received(from, datagram.len()),
+            Err(reason) => self.count_drop(from, reason),
+        }
+    }
+
+    fn open_data(
+        &mut self,
+        from: SocketAddr,
+        datagram: &[u8],
+        plain: &mut Vec<u8>,
+    ) -> Result<(), DropReason> {
+        let peer = self.peers.get_mut(&from).ok_or(DropReason::UnknownSource)?;
+        let Link::Up {
+            channel, pending, ..
+        } = &mut peer.link
+        else {
+            return Err(if matches!(peer.link, Link::Refused) {
+                DropReason::ConfigMismatch
+            } else {
+                DropReason::NotAuthentic
+            });
+        };
+        match channel.open(datagram, plain) {
+            Ok(()) => Ok(()),
+            Err(first) => match pending.as_mut().map(|p| p.open(datagram, plain)) {
+                Some(Ok(())) => {
+                    *channel = pending.take().expect("checked above");
+                    Ok(())
+                }
+                _ => Err(first),
+            },
+        }
+    }
+
+    fn count_drop(&mut self, from: SocketAddr, reason: DropReason) {
+        match self.peers.get_mut(&from) {
+            Some(peer) => peer.traffic.drop(reason),
+            None => self.strangers.drop(reason),
+        }
+    }
+
+    fn count_received(&mut self, from: SocketAddr, len: usize) {
+        if let Some(peer) = self.peers.get_mut(&from) {
+            peer.traffic.packets_received += 1;
+            peer.traffic.bytes_received += len as u64;
+        }
+    }
+
+    fn send_stream(&mut self, addr: SocketAddr, stream: u8, body: &[u8]) {
+        if body.len() + 1 > PAYLOAD_MAX {
+            return self.count_drop(addr, DropReason::TooLong);
+        }
+        let mut plain = std::mem::take(&mut self.plain);
+        plain.clear();
+        plain.push(stream);
+        plain.extend_from_slice(body);
+        let mut wire = std::mem::take(&mut self.wire);
+        let sealed = match self.peers.get_mut(&addr).map(|p| &mut p.link) {
+            Some(Link::Up { channel, .. }) => channel.seal(&plain, &mut wire),
+            _ => Err(DropReason::UnknownSource),
+        };
+        self.plain = plain;
+        match sealed {
+            Ok(()) => self.send_raw(addr, &wire),
+            Err(reason) => self.count_drop(addr, reason),
+        }
+        self.wire = wire;
+    }
+
+    fn send_raw(&mut self, addr: SocketAddr, datagram: &[u8]) {
+        if let Some(peer) = self.peers.get_mut(&addr) {
+            peer.traffic.packets_sent += 1;
+            peer.traffic.bytes_sent += datagram.len() as u64;
+        }
+        if self.faults.loss_ppm > 0
+            && self.fault_rng.rand_range(0..1_000_000) < self.faults.loss_ppm
+        {
+            return;
+        }
+        if self.faults.latency.is_zero() {
+            // A full send buffer or an unreachable peer loses the datagram, as UDP may.
+            let _ = self.socket.send_to(datagram, addr);
+        } else if self.delayed.len() < DELAYED_MAX {
+            let due = Instant::now() + self.faults.latency;
+            self.delayed.push_back((due, addr, datagram.to_vec()));
+        }
+    }
+
+    fn flush_delayed(&mut self, now: Instant) {
+        while let Some((due, _, _)) = self.delayed.front() {
+            if *due > now {
+                break;
+            }
+            let Some((_, addr, datagram)) = self.delayed.pop_front() else {
+                break;
+            };
+            let _ = self.socket.send_to(&datagram, addr);
+        }
+    }
+}
+
+/// GGRS's view of the socket.
+pub struct GgrsSocket(pub Net);
+
+impl ggrs::NonBlockingSocket<SocketAddr> for GgrsSocket {
+    fn send_to(&mut self, msg: &ggrs::Message, addr: &SocketAddr) {
+        let mut net = self.0.borrow_mut();
+        let mut body = Vec::new();
+        match codec::encode(msg, &mut body) {
+            Ok(()) => net.send_stream(*addr, STREAM_GGRS, &body),
+            Err(reason) => net.count_drop(*addr, reason),
+        }
+    }
+
+    fn receive_all_messages(&mut self) -> Vec<(SocketAddr, ggrs::Message)> {
+        let mut net = self.0.borrow_mut();
+        net.poll();
+        std::mem::take(&mut net.ggrs_inbox)
+    }
+}
