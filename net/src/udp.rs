@@ -64,6 +64,8 @@ impl Traffic {
 }
 
 /// Where a peer's handshake stands.
+// A socket has a few dozen peers at most: the variants' sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 enum Link {
     /// We sent a hello and wait for the welcome.
     Connecting {
