@@ -48,6 +48,8 @@ pub struct Consensus {
     /// Our own checksums of frames not yet confirmed.
     pending_local: BTreeMap<i32, u128>,
     confirmed: i32,
+    /// Seats that left: frames stop waiting for them.
+    gone: Vec<usize>,
     /// Frames decided recently (so a late duplicate report does not reopen them).
     decided: std::collections::BTreeSet<i32>,
     agreed: Option<i32>,
@@ -67,16 +69,21 @@ impl Consensus {
             table: BTreeMap::new(),
             pending_local: BTreeMap::new(),
             confirmed: -1,
+            gone: Vec::new(),
             decided: std::collections::BTreeSet::new(),
             agreed: None,
             verdict: None,
         }
     }
 
-    /// Records our checksum of `frame` as just saved (replacing an earlier save of it).
+    /// Records our checksum of `frame` as just saved (replacing an earlier save of it). A frame
+    /// saved after its inputs were confirmed is final at once (with input delay, inputs are
+    /// often confirmed before the frame is played).
     pub fn saved(&mut self, frame: i32, checksum: u128) {
         if frame > self.confirmed {
             self.pending_local.insert(frame, checksum);
+        } else {
+            self.record(frame, self.local_seat, checksum);
         }
     }
 
@@ -90,6 +97,18 @@ impl Consensus {
         let done = std::mem::replace(&mut self.pending_local, later);
         for (f, checksum) in done {
             self.record(f, self.local_seat, checksum);
+        }
+    }
+
+    /// The peer in `seat` left: frames no longer wait for its checksums.
+    pub fn leave(&mut self, seat: usize) {
+        if seat >= self.seats || seat == self.local_seat || self.gone.contains(&seat) {
+            return;
+        }
+        self.gone.push(seat);
+        let frames: Vec<i32> = self.table.keys().copied().collect();
+        for frame in frames {
+            self.try_decide(frame);
         }
     }
 
@@ -110,23 +129,40 @@ impl Consensus {
             .entry(frame)
             .or_insert_with(|| vec![None; self.seats]);
         row[seat] = Some(checksum);
-        if row.iter().all(Option::is_some) {
-            let sums: Vec<u128> = row.iter().flatten().copied().collect();
-            self.table.remove(&frame);
-            self.decide(frame, &sums);
-        }
+        self.try_decide(frame);
         while self.table.len() > WINDOW_FRAMES as usize {
             self.table.pop_first();
         }
     }
 
+    /// Decides `frame` if every present seat's checksum is known.
+    fn try_decide(&mut self, frame: i32) {
+        let Some(row) = self.table.get(&frame) else {
+            return;
+        };
+        let complete = row
+            .iter()
+            .enumerate()
+            .all(|(seat, sum)| sum.is_some() || self.gone.contains(&seat));
+        if !complete {
+            return;
+        }
+        let sums: Vec<(usize, u128)> = row
+            .iter()
+            .enumerate()
+            .filter_map(|(seat, sum)| sum.map(|s| (seat, s)))
+            .collect();
+        self.table.remove(&frame);
+        self.decide(frame, &sums);
+    }
+
     /// A complete row: all equal, or a disagreement (the earliest one is the verdict).
-    fn decide(&mut self, frame: i32, sums: &[u128]) {
+    fn decide(&mut self, frame: i32, sums: &[(usize, u128)]) {
         self.decided.insert(frame);
         while self.decided.len() > WINDOW_FRAMES as usize {
             self.decided.pop_first();
         }
-        if sums.iter().all(|&s| s == sums[0]) {
+        if sums.iter().all(|&(_, s)| s == sums[0].1) {
             if self.verdict.is_none() {
                 self.agreed = Some(self.agreed.map_or(frame, |a| a.max(frame)));
             }
@@ -146,18 +182,20 @@ impl Consensus {
     }
 }
 
-fn judge(frame: i32, sums: &[u128]) -> Verdict {
-    let count = |x: u128| sums.iter().filter(|&&s| s == x).count();
-    let majority = sums.iter().copied().find(|&s| count(s) * 2 > sums.len());
+fn judge(frame: i32, sums: &[(usize, u128)]) -> Verdict {
+    let count = |x: u128| sums.iter().filter(|&&(_, s)| s == x).count();
+    let majority = sums
+        .iter()
+        .map(|&(_, s)| s)
+        .find(|&s| count(s) * 2 > sums.len());
     let diverged = sums
         .iter()
-        .enumerate()
-        .filter(|&(_, &s)| majority != Some(s))
-        .map(|(seat, _)| seat)
+        .filter(|&&(_, s)| majority != Some(s))
+        .map(|&(seat, _)| seat)
         .collect();
     Verdict {
         frame,
-        checksums: sums.iter().copied().enumerate().collect(),
+        checksums: sums.to_vec(),
         diverged,
     }
 }

@@ -9,7 +9,9 @@ pub mod codec;
 pub mod consensus;
 mod game;
 pub mod invite;
+pub mod local;
 pub mod secure;
+pub mod session;
 pub mod synctest;
 pub mod udp;
 

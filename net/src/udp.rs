@@ -27,7 +27,7 @@ pub const PEERS_MAX: usize = 32;
 /// Handshake hellos are resent this often until answered.
 pub const HELLO_RESEND: Duration = Duration::from_millis(200);
 /// Datagrams per second one peer may send before the excess is dropped.
-pub const PEER_RATE_PER_S: u32 = 1000;
+pub const PEER_RATE_PER_S: u32 = 4000;
 /// Handshake hellos per second accepted from strangers, all together.
 pub const STRANGER_RATE_PER_S: u32 = 50;
 /// Datagrams held back by simulated latency at most.
@@ -67,6 +67,8 @@ impl Traffic {
 // A socket has a few dozen peers at most: the variants' sizes do not matter.
 #[allow(clippy::large_enum_variant)]
 enum Link {
+    /// We expect its hello.
+    Expected,
     /// We sent a hello and wait for the welcome.
     Connecting {
         initiator: Initiator,
@@ -270,6 +272,16 @@ impl SecureSocket {
             }
         }
         self.send_raw(addr, &hello);
+    }
+
+    /// Accepts a hello from `addr` (a peer we know of that will connect to us).
+    pub fn expect(&mut self, addr: SocketAddr) {
+        let now = Instant::now();
+        self.peers.entry(addr).or_insert_with(|| Peer {
+            link: Link::Expected,
+            traffic: Traffic::default(),
+            bucket: Bucket::new(PEER_RATE_PER_S, now),
+        });
     }
 
     /// Whether the link to `addr` is up.

@@ -188,6 +188,13 @@ impl Game {
         read_column(&self.world)
     }
 
+    /// Flips one bit of the state (the RNG's), standing in for a non-deterministic bug so the
+    /// desync pipeline can be exercised end to end. The rules never call it.
+    pub fn inject_desync(&mut self) {
+        self.globals.rng_state ^= 1;
+        self.rehash();
+    }
+
     /// Hashes the current state from scratch ([`Game::hash`] returns the value computed at
     /// the end of the last tick or load).
     pub fn compute_hash(&self) -> StateHash {

@@ -1,3 +1,4 @@
 //! net's integration tests.
 
+mod local;
 mod synctest;

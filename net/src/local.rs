@@ -1,0 +1,333 @@
+//! A whole match on this machine: N peers in one process, each with its own encrypted UDP
+//! socket on loopback, bots on every seat. What `hltd demo --headless` runs, and what the
+//! tests drive.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use sim::{Game, Input, Script, Settings};
+
+use crate::consensus::Verdict;
+use crate::game::Rollback;
+use crate::invite::Secret;
+use crate::session::{
+    config_digest, PeerStats, Seat, Session, SessionError, SessionEvent, SessionOptions, Spectator,
+    Step, Work,
+};
+use crate::udp::{Faults, Net, SecureSocket, SocketError};
+
+/// Longest a local match may take before it is called stuck, beyond a second per 60 frames.
+pub const STALL_GRACE: Duration = Duration::from_secs(20);
+/// Longest the handshakes may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct LocalMatchOptions {
+    /// Peers, 1..=4, one seat each.
+    pub peers: usize,
+    /// Frames to confirm.
+    pub frames: u32,
+    /// Game seed (also the bots' seed).
+    pub seed: u64,
+    /// Datagrams each peer loses, in parts per million.
+    pub loss_ppm: u32,
+    /// Delay added to every datagram.
+    pub latency: Duration,
+    /// Flip a bit of this seat's state when it reaches this frame.
+    pub inject_desync: Option<(usize, u32)>,
+    /// Also run a spectator of seat 0's session.
+    pub spectator: bool,
+    /// GGRS options.
+    pub session: SessionOptions,
+}
+
+/// What happened.
+#[derive(Clone, Debug)]
+pub struct LocalMatchReport {
+    /// Frames confirmed by every peer.
+    pub frames: u32,
+    /// Every peer's state hash at `frames`, by seat.
+    pub hashes: Vec<[u8; 32]>,
+    /// Every peer's verdict, by seat (None: it saw no disagreement).
+    pub verdicts: Vec<Option<Verdict>>,
+    /// Every peer's work and statistics, by seat.
+    pub peers: Vec<PeerReport>,
+    /// The spectator's hash at `frames`, when one ran.
+    pub spectator_hash: Option<[u8; 32]>,
+    /// Time from the first hello to every link up.
+    pub connect_time: Duration,
+    /// Time from starting GGRS to every session running.
+    pub sync_time: Duration,
+    /// Time the whole match took.
+    pub elapsed: Duration,
+}
+
+impl LocalMatchReport {
+    /// Whether all peers have the same hash at the end and nobody saw a disagreement.
+    pub fn agreed(&self) -> bool {
+        self.verdicts.iter().all(Option::is_none)
+            && self.hashes.iter().all(|h| *h == self.hashes[0])
+    }
+}
+
+/// One peer's numbers.
+#[derive(Clone, Debug)]
+pub struct PeerReport {
+    /// What GGRS made it simulate.
+    pub work: Work,
+    /// Its view of each other peer.
+    pub links: Vec<PeerStats>,
+    /// Newest frame it saw agreed by all.
+    pub agreed_up_to: Option<i32>,
+}
+
+/// Why a local match failed to run (a desync is not a failure: it is in the report).
+#[derive(Debug, thiserror::Error)]
+pub enum LocalMatchError {
+    /// Sockets could not be set up.
+    #[error(transparent)]
+    Socket(#[from] SocketError),
+    /// GGRS failed.
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    /// No randomness for the secret.
+    #[error("no randomness for the session secret: {0}")]
+    Random(getrandom::Error),
+    /// Handshakes did not complete in time.
+    #[error("peers did not connect within {0:?}")]
+    ConnectTimeout(Duration),
+    /// The match made no progress in time.
+    #[error("the match stalled: {0}")]
+    Stalled(String),
+}
+
+/// A sim game whose state gets one bit flipped at a chosen frame: a stand-in for a
+/// non-deterministic bug, to exercise desync detection.
+pub struct Faulty {
+    game: Game,
+    flip_at: Option<u32>,
+}
+
+impl Rollback for Faulty {
+    type Input = Input;
+    type Snapshot = sim::Snapshot;
+
+    fn advance(&mut self, inputs: &[Input]) {
+        self.game.advance(inputs);
+        if self.flip_at == Some(self.game.frame()) {
+            self.game.inject_desync();
+        }
+    }
+    fn save(&self) -> sim::Snapshot {
+        self.game.save()
+    }
+    fn load(&mut self, snapshot: &sim::Snapshot) {
+        self.game.load(snapshot);
+    }
+    fn state_hash(&self) -> [u8; 32] {
+        self.game.hash().0
+    }
+}
+
+impl Faulty {
+    /// The game.
+    pub fn game(&self) -> &Game {
+        &self.game
+    }
+}
+
+/// Runs a match between `options.peers` bots on loopback, to `options.frames` confirmed frames.
+///
+/// # Errors
+/// [`LocalMatchError`] when the match cannot be set up or stalls.
+pub fn run_local_match(options: &LocalMatchOptions) -> Result<LocalMatchReport, LocalMatchError> {
+    let started = Instant::now();
+    let settings = Settings::standard(options.seed, options.peers as u32);
+    let psk = Secret::generate().map_err(LocalMatchError::Random)?.psk();
+    let digest = config_digest(sim::RULES_VERSION, &options.session);
+    let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+    let nets: Vec<Net> = (0..options.peers)
+        .map(|_| SecureSocket::bind(loopback, psk, digest))
+        .collect::<Result<_, _>>()?;
+    let spectator_net = if options.spectator {
+        Some(SecureSocket::bind(loopback, psk, digest)?)
+    } else {
+        None
+    };
+    let addrs: Vec<SocketAddr> = nets.iter().map(|n| n.borrow().local_addr()).collect();
+    connect_all(&nets, &addrs, spectator_net.as_ref())?;
+    let connect_time = started.elapsed();
+    for (i, net) in nets.iter().enumerate() {
+        net.borrow_mut().set_faults(Faults {
+            loss_ppm: options.loss_ppm,
+            latency: options.latency,
+            seed: options.seed ^ (i as u64) << 32,
+        });
+    }
+
+    let mut sessions = Vec::with_capacity(options.peers);
+    for (me, net) in nets.iter().enumerate() {
+        let seats = addrs
+            .iter()
+            .enumerate()
+            .map(|(seat, addr)| {
+                if seat == me {
+                    Seat::Local
+                } else {
+                    Seat::Remote(*addr)
+                }
+            })
+            .collect();
+        let spectators: Vec<SocketAddr> = match (&spectator_net, me) {
+            (Some(s), 0) => vec![s.borrow().local_addr()],
+            _ => Vec::new(),
+        };
+        let game = Faulty {
+            game: Game::new(settings),
+            flip_at: options
+                .inject_desync
+                .filter(|&(seat, _)| seat == me)
+                .map(|(_, f)| f),
+        };
+        sessions.push(Session::start(
+            game,
+            net.clone(),
+            seats,
+            &spectators,
+            options.session,
+        )?);
+    }
+    let mut spectator = match spectator_net {
+        Some(net) => Some(Spectator::start(
+            Game::new(settings),
+            net,
+            addrs[0],
+            options.peers,
+            options.session,
+        )?),
+        None => None,
+    };
+
+    let sync_started = Instant::now();
+    let deadline = sync_started + STALL_GRACE + Duration::from_secs(u64::from(options.frames / 60));
+    let mut sync_time = None;
+    let target = options.frames as i32;
+    loop {
+        let mut done = true;
+        for (seat, session) in sessions.iter_mut().enumerate() {
+            let frame = session.current_frame().max(0) as u32;
+            let input = Script::Random.input(options.seed, frame, seat as u8);
+            session.step(input)?;
+            for event in session.take_events() {
+                log_event(seat, &event);
+            }
+            done &= session.confirmed_hash(target).is_some();
+        }
+        if sync_time.is_none() && sessions.iter().all(Session::is_running) {
+            sync_time = Some(sync_started.elapsed());
+        }
+        if let Some(spectator) = spectator.as_mut() {
+            for _ in 0..4 {
+                if spectator.step()? == Step::Waiting {
+                    break;
+                }
+            }
+            done &= spectator.current_frame() >= target;
+        }
+        if done {
+            break;
+        }
+        if Instant::now() > deadline {
+            let frames: Vec<String> = sessions
+                .iter()
+                .map(|s| format!("{}/{}", s.current_frame(), s.confirmed_frame()))
+                .collect();
+            return Err(LocalMatchError::Stalled(format!(
+                "after {:?}, peers at current/confirmed frames {}",
+                started.elapsed(),
+                frames.join(" ")
+            )));
+        }
+        if options.latency > Duration::ZERO || sync_time.is_none() {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    }
+    // A last exchange so every peer hears the others' final checksums.
+    let settle = Instant::now() + Duration::from_millis(50);
+    while Instant::now() < settle {
+        for session in &mut sessions {
+            session.poll();
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    Ok(LocalMatchReport {
+        frames: options.frames,
+        hashes: sessions
+            .iter()
+            .map(|s| s.confirmed_hash(target).unwrap_or([0; 32]))
+            .collect(),
+        verdicts: sessions.iter().map(|s| s.verdict().cloned()).collect(),
+        peers: sessions
+            .iter()
+            .map(|s| PeerReport {
+                work: s.work(),
+                links: s.peer_stats(),
+                agreed_up_to: s.agreed_up_to(),
+            })
+            .collect(),
+        spectator_hash: spectator.as_ref().and_then(|s| s.hash_at(target)),
+        connect_time,
+        sync_time: sync_time.unwrap_or_default(),
+        elapsed: started.elapsed(),
+    })
+}
+
+/// Every peer handshakes with every higher-numbered peer; the spectator with peer 0.
+fn connect_all(
+    nets: &[Net],
+    addrs: &[SocketAddr],
+    spectator: Option<&Net>,
+) -> Result<(), LocalMatchError> {
+    for (i, net) in nets.iter().enumerate() {
+        for addr in &addrs[..i] {
+            net.borrow_mut().expect(*addr);
+        }
+        for addr in &addrs[i + 1..] {
+            net.borrow_mut().connect(*addr);
+        }
+    }
+    nets[0].borrow_mut().set_accepting(spectator.is_some());
+    if let Some(s) = spectator {
+        s.borrow_mut().connect(addrs[0]);
+    }
+    let deadline = Instant::now() + CONNECT_TIMEOUT;
+    loop {
+        for net in nets.iter().chain(spectator) {
+            net.borrow_mut().poll();
+        }
+        let all_up = nets.iter().enumerate().all(|(i, net)| {
+            let net = net.borrow();
+            addrs
+                .iter()
+                .enumerate()
+                .all(|(j, a)| i == j || net.is_up(*a))
+        });
+        let spectator_up = spectator.is_none_or(|s| s.borrow().is_up(addrs[0]));
+        if all_up && spectator_up {
+            nets[0].borrow_mut().set_accepting(false);
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(LocalMatchError::ConnectTimeout(CONNECT_TIMEOUT));
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+fn log_event(seat: usize, event: &SessionEvent) {
+    match event {
+        SessionEvent::Desync(verdict) => tracing::warn!(seat, %verdict, "desync verdict"),
+        other => tracing::debug!(seat, ?other, "session event"),
+    }
+}

@@ -1,0 +1,554 @@
+//! A peer-to-peer match on GGRS: the driver that feeds a [`Rollback`] game GGRS's requests,
+//! records checksums for consensus, turns GGRS's events into [`SessionEvent`]s, and reports
+//! per-peer statistics.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use ggrs::{
+    DesyncDetection, GgrsError, GgrsEvent, GgrsRequest, P2PSession, PlayerType, SessionBuilder,
+    SessionState, SpectatorSession,
+};
+
+use crate::consensus::{Consensus, Verdict};
+use crate::game::{checksum_of, GgrsConfig, Rollback};
+use crate::secure::DIGEST_LEN;
+use crate::udp::{GgrsSocket, LinkEvent, Net, Traffic};
+
+/// Frames of input delay unless configured otherwise.
+pub const DEFAULT_INPUT_DELAY: usize = 2;
+/// Frames GGRS may predict ahead unless configured otherwise.
+pub const DEFAULT_MAX_PREDICTION: usize = 8;
+/// Frames per second unless configured otherwise.
+pub const DEFAULT_FPS: usize = 60;
+/// Silence after which a peer counts as gone.
+pub const DEFAULT_DISCONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// Our full state hashes kept per frame, for reports at the end.
+pub const HASHES_KEPT: usize = 4096;
+
+/// What the remaining peers do when one leaves.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OnDisconnect {
+    /// Play on; the gone peer's inputs become the default (idle) input.
+    #[default]
+    Continue,
+    /// End the match.
+    End,
+}
+
+/// Session parameters every peer must share (the digest covers them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionOptions {
+    /// Frames of input delay.
+    pub input_delay: usize,
+    /// Frames GGRS may predict ahead (1..=8 here; GGRS's lockstep mode 0 is not offered).
+    pub max_prediction: usize,
+    /// Frames per second.
+    pub fps: usize,
+    /// Silence after which a peer counts as gone.
+    pub disconnect_timeout: Duration,
+    /// What happens when a peer leaves.
+    pub on_disconnect: OnDisconnect,
+}
+
+impl Default for SessionOptions {
+    fn default() -> Self {
+        SessionOptions {
+            input_delay: DEFAULT_INPUT_DELAY,
+            max_prediction: DEFAULT_MAX_PREDICTION,
+            fps: DEFAULT_FPS,
+            disconnect_timeout: DEFAULT_DISCONNECT_TIMEOUT,
+            on_disconnect: OnDisconnect::Continue,
+        }
+    }
+}
+
+/// The digest peers compare in the handshake: the wire protocol, the game's rules version and
+/// the session options that must match on both sides.
+pub fn config_digest(rules_version: u32, options: &SessionOptions) -> [u8; DIGEST_LEN] {
+    let mut hasher = blake3::Hasher::new_derive_key("healer-td 2026 session config v1");
+    hasher.update(&u32::from(crate::secure::WIRE_VERSION).to_le_bytes());
+    hasher.update(&rules_version.to_le_bytes());
+    hasher.update(&(options.max_prediction as u32).to_le_bytes());
+    hasher.update(&(options.fps as u32).to_le_bytes());
+    // Desync detection is on at interval 1 on every peer: a mismatch panics GGRS in debug.
+    hasher.update(&1u32.to_le_bytes());
+    *hasher.finalize().as_bytes()
+}
+
+/// Who sits where.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Seat {
+    /// Played here.
+    Local,
+    /// Played by the peer at this address.
+    Remote(SocketAddr),
+}
+
+/// Something the player should hear about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SessionEvent {
+    /// GGRS synchronized with the peer in this seat.
+    Synchronized(usize),
+    /// The peer in this seat went quiet.
+    Interrupted(usize),
+    /// The peer in this seat is back.
+    Resumed(usize),
+    /// The peer in this seat left or timed out.
+    Disconnected(usize),
+    /// Confirmed states differ: the verdict names who diverged.
+    Desync(Verdict),
+    /// A peer at this address runs different rules or session options.
+    ConfigMismatch(SocketAddr),
+}
+
+/// Why [`Session::step`] did not advance.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// GGRS refused the setup.
+    #[error("cannot start the session: {0}")]
+    Setup(#[source] GgrsError),
+    /// GGRS failed while running.
+    #[error("session failed: {0}")]
+    Ggrs(#[source] GgrsError),
+    /// GGRS asked to load a frame that holds no state.
+    #[error("GGRS asked to load frame {0}, which holds no saved state")]
+    MissingState(i32),
+    /// A peer left and the session is set to end then.
+    #[error("the player in seat {0} left")]
+    PeerLeft(usize),
+}
+
+/// What one step did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// A frame was advanced.
+    Advanced,
+    /// Nothing to do yet: synchronizing, or too far ahead of the others.
+    Waiting,
+}
+
+/// Work GGRS made the game do.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Work {
+    /// Frames advanced for the first time.
+    pub frames: u64,
+    /// Rollbacks (loads).
+    pub rollbacks: u64,
+    /// Frames simulated again after rollbacks.
+    pub resimulated: u64,
+}
+
+/// One peer as seen from here.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PeerStats {
+    /// Seat.
+    pub seat: usize,
+    /// Round-trip time in milliseconds, once synchronized.
+    pub ping_ms: Option<u128>,
+    /// Frames we are behind them (negative: ahead).
+    pub local_frames_behind: Option<i32>,
+    /// Frames they are behind us.
+    pub remote_frames_behind: Option<i32>,
+    /// Datagrams and bytes, and drops by reason.
+    pub traffic: Traffic,
+}
+
+/// A running peer-to-peer match.
+pub struct Session<G: Rollback + 'static> {
+    ggrs: P2PSession<GgrsConfig<G>>,
+    net: Net,
+    game: G,
+    seats: Vec<Seat>,
+    local_seat: usize,
+    seat_of: BTreeMap<SocketAddr, usize>,
+    options: SessionOptions,
+    consensus: Consensus,
+    hashes: BTreeMap<i32, [u8; 32]>,
+    work: Work,
+    events: VecDeque<SessionEvent>,
+    left: Vec<usize>,
+    sent_verdict: bool,
+}
+
+impl<G: Rollback + 'static> Session<G> {
+    /// Starts GGRS for `game` with the given seats (exactly one [`Seat::Local`]) and
+    /// spectators, over `net`, whose links to every remote seat and spectator must be up.
+    ///
+    /// # Errors
+    /// [`SessionError::Setup`] when GGRS refuses the configuration.
+    pub fn start(
+        game: G,
+        net: Net,
+        seats: Vec<Seat>,
+        spectators: &[SocketAddr],
+        options: SessionOptions,
+    ) -> Result<Session<G>, SessionError> {
+        let local_seat = seats
+            .iter()
+            .position(|s| *s == Seat::Local)
+            .ok_or_else(|| {
+                SessionError::Setup(GgrsError::InvalidRequest {
+                    info: "no local seat".into(),
+                })
+            })?;
+        let mut builder = SessionBuilder::<GgrsConfig<G>>::new()
+            .with_num_players(seats.len())
+            .map_err(SessionError::Setup)?
+            .with_input_delay(options.input_delay)
+            .with_max_prediction_window(options.max_prediction)
+            .with_fps(options.fps)
+            .map_err(SessionError::Setup)?
+            .with_desync_detection_mode(DesyncDetection::On { interval: 1 })
+            .with_disconnect_timeout(options.disconnect_timeout)
+            .with_disconnect_notify_delay(options.disconnect_timeout / 3);
+        let mut seat_of = BTreeMap::new();
+        for (handle, seat) in seats.iter().enumerate() {
+            let player = match seat {
+                Seat::Local => PlayerType::Local,
+                Seat::Remote(addr) => {
+                    seat_of.insert(*addr, handle);
+                    PlayerType::Remote(*addr)
+                }
+            };
+            builder = builder
+                .add_player(player, handle)
+                .map_err(SessionError::Setup)?;
+        }
+        for (i, addr) in spectators.iter().enumerate() {
+            builder = builder
+                .add_player(PlayerType::Spectator(*addr), seats.len() + i)
+                .map_err(SessionError::Setup)?;
+        }
+        let ggrs = builder
+            .start_p2p_session(GgrsSocket(net.clone()))
+            .map_err(SessionError::Setup)?;
+        Ok(Session {
+            ggrs,
+            net,
+            game,
+            consensus: Consensus::new(seats.len(), local_seat),
+            seats,
+            local_seat,
+            seat_of,
+            options,
+            hashes: BTreeMap::new(),
+            work: Work::default(),
+            events: VecDeque::new(),
+            left: Vec::new(),
+            sent_verdict: false,
+        })
+    }
+
+    /// Reads the network and GGRS's events without advancing.
+    pub fn poll(&mut self) {
+        self.net.borrow_mut().set_frame(self.ggrs.current_frame());
+        self.ggrs.poll_remote_clients();
+        self.after_poll();
+    }
+
+    /// Advances one frame with `input` as the local player's input, if GGRS allows.
+    ///
+    /// # Errors
+    /// [`SessionError`] when GGRS fails or a peer left and the session ends then.
+    pub fn step(&mut self, input: G::Input) -> Result<Step, SessionError> {
+        self.poll();
+        if let Some(&seat) = self.left.first() {
+            if self.options.on_disconnect == OnDisconnect::End {
+                return Err(SessionError::PeerLeft(seat));
+            }
+        }
+        if self.ggrs.current_state() != SessionState::Running {
+            return Ok(Step::Waiting);
+        }
+        self.ggrs
+            .add_local_input(self.local_seat, input)
+            .map_err(SessionError::Ggrs)?;
+        let requests = match self.ggrs.advance_frame() {
+            Ok(requests) => requests,
+            Err(GgrsError::PredictionThreshold) => return Ok(Step::Waiting),
+            Err(err) => return Err(SessionError::Ggrs(err)),
+        };
+        self.fulfil(requests)?;
+        self.consensus.confirm(self.ggrs.confirmed_frame());
+        self.after_poll();
+        Ok(Step::Advanced)
+    }
+
+    fn fulfil(&mut self, requests: Vec<GgrsRequest<GgrsConfig<G>>>) -> Result<(), SessionError> {
+        let mut inputs = Vec::with_capacity(self.seats.len());
+        let mut rolled_back = false;
+        let mut advances = 0u64;
+        for request in requests {
+            match request {
+                GgrsRequest::SaveGameState { cell, frame } => {
+                    let hash = self.game.state_hash();
+                    let checksum = checksum_of(&hash);
+                    cell.save(frame, Some(self.game.save()), Some(checksum));
+                    self.consensus.saved(frame, checksum);
+                    self.hashes.insert(frame, hash);
+                    while self.hashes.len() > HASHES_KEPT {
+                        self.hashes.pop_first();
+                    }
+                }
+                GgrsRequest::LoadGameState { cell, frame } => {
+                    let snapshot = cell.load().ok_or(SessionError::MissingState(frame))?;
+                    self.game.load(&snapshot);
+                    self.work.rollbacks += 1;
+                    rolled_back = true;
+                }
+                GgrsRequest::AdvanceFrame { inputs: given } => {
+                    inputs.clear();
+                    inputs.extend(given.iter().map(|(input, _)| *input));
+                    self.game.advance(&inputs);
+                    advances += 1;
+                }
+            }
+        }
+        if rolled_back {
+            // All but the last advance after a load re-simulate frames played before.
+            self.work.resimulated += advances.saturating_sub(1);
+            self.work.frames += advances.min(1);
+        } else {
+            self.work.frames += advances;
+        }
+        Ok(())
+    }
+
+    fn after_poll(&mut self) {
+        for event in self.ggrs.events().collect::<Vec<_>>() {
+            self.on_ggrs_event(event);
+        }
+        let (checksums, links) = {
+            let mut net = self.net.borrow_mut();
+            (net.take_checksums(), net.take_events())
+        };
+        for (addr, seen) in checksums {
+            if let Some(&seat) = self.seat_of.get(&addr) {
+                self.consensus.reported(seat, seen.frame, seen.checksum);
+            }
+        }
+        for link in links {
+            if let LinkEvent::ConfigMismatch(addr) = link {
+                self.events.push_back(SessionEvent::ConfigMismatch(addr));
+            }
+        }
+        if !self.sent_verdict {
+            if let Some(verdict) = self.consensus.verdict() {
+                tracing::error!(
+                    frame = verdict.frame,
+                    diverged = ?verdict.diverged,
+                    checksums = ?verdict.checksums,
+                    "desync: confirmed states differ"
+                );
+                self.events.push_back(SessionEvent::Desync(verdict.clone()));
+                self.sent_verdict = true;
+            }
+        }
+    }
+
+    fn on_ggrs_event(&mut self, event: GgrsEvent<GgrsConfig<G>>) {
+        let seat = |addr: &SocketAddr| self.seat_of.get(addr).copied();
+        let event = match event {
+            GgrsEvent::Synchronized { addr } => seat(&addr).map(SessionEvent::Synchronized),
+            GgrsEvent::NetworkInterrupted { addr, .. } => {
+                seat(&addr).map(SessionEvent::Interrupted)
+            }
+            GgrsEvent::NetworkResumed { addr } => seat(&addr).map(SessionEvent::Resumed),
+            GgrsEvent::Disconnected { addr } => {
+                let seat = seat(&addr);
+                if let Some(seat) = seat {
+                    tracing::warn!(seat, %addr, "peer left");
+                    self.left.push(seat);
+                    self.consensus.leave(seat);
+                }
+                seat.map(SessionEvent::Disconnected)
+            }
+            // Consensus reaches its own verdicts from the same checksums; GGRS's pairwise
+            // events would only repeat them.
+            GgrsEvent::DesyncDetected { .. }
+            | GgrsEvent::Synchronizing { .. }
+            | GgrsEvent::WaitRecommendation { .. } => None,
+        };
+        if let Some(event) = event {
+            self.events.push_back(event);
+        }
+    }
+
+    /// Takes the events since the last call.
+    pub fn take_events(&mut self) -> Vec<SessionEvent> {
+        self.events.drain(..).collect()
+    }
+
+    /// Whether GGRS finished synchronizing with every peer.
+    pub fn is_running(&self) -> bool {
+        self.ggrs.current_state() == SessionState::Running
+    }
+
+    /// The frame the game is at.
+    pub fn current_frame(&self) -> i32 {
+        self.ggrs.current_frame()
+    }
+
+    /// The last frame whose inputs every peer confirmed.
+    pub fn confirmed_frame(&self) -> i32 {
+        self.ggrs.confirmed_frame()
+    }
+
+    /// Our state hash of `frame`, if it is confirmed and recent.
+    pub fn confirmed_hash(&self, frame: i32) -> Option<[u8; 32]> {
+        (frame <= self.ggrs.confirmed_frame())
+            .then(|| self.hashes.get(&frame).copied())
+            .flatten()
+    }
+
+    /// The newest frame all peers agreed on, while no disagreement was seen.
+    pub fn agreed_up_to(&self) -> Option<i32> {
+        self.consensus.agreed_up_to()
+    }
+
+    /// The first disagreement, if any.
+    pub fn verdict(&self) -> Option<&Verdict> {
+        self.consensus.verdict()
+    }
+
+    /// Our seat.
+    pub fn local_seat(&self) -> usize {
+        self.local_seat
+    }
+
+    /// The game (for rendering: read its view, never change it).
+    pub fn game(&self) -> &G {
+        &self.game
+    }
+
+    /// Work GGRS made the game do.
+    pub fn work(&self) -> Work {
+        self.work
+    }
+
+    /// Frames GGRS suggests we are ahead of the others (positive: wait).
+    pub fn frames_ahead(&self) -> i32 {
+        self.ggrs.frames_ahead()
+    }
+
+    /// Statistics of every remote seat.
+    pub fn peer_stats(&self) -> Vec<PeerStats> {
+        let net = self.net.borrow();
+        self.seats
+            .iter()
+            .enumerate()
+            .filter_map(|(seat, s)| match s {
+                Seat::Local => None,
+                Seat::Remote(addr) => {
+                    let ggrs = self.ggrs.network_stats(seat).ok();
+                    Some(PeerStats {
+                        seat,
+                        ping_ms: ggrs.map(|s| s.ping),
+                        local_frames_behind: ggrs.map(|s| s.local_frames_behind),
+                        remote_frames_behind: ggrs.map(|s| s.remote_frames_behind),
+                        traffic: net.traffic(*addr).cloned().unwrap_or_default(),
+                    })
+                }
+            })
+            .collect()
+    }
+
+    /// The socket, for counters of strangers and the like.
+    pub fn net(&self) -> &Net {
+        &self.net
+    }
+}
+
+/// A spectator following a match through one host.
+pub struct Spectator<G: Rollback + 'static> {
+    ggrs: SpectatorSession<GgrsConfig<G>>,
+    net: Net,
+    game: G,
+    hashes: BTreeMap<i32, [u8; 32]>,
+    frames: u64,
+}
+
+impl<G: Rollback + 'static> Spectator<G> {
+    /// Follows the match of `players` players hosted at `host`, over `net` (link up).
+    ///
+    /// # Errors
+    /// [`SessionError::Setup`] when GGRS refuses the configuration.
+    pub fn start(
+        game: G,
+        net: Net,
+        host: SocketAddr,
+        players: usize,
+        options: SessionOptions,
+    ) -> Result<Self, SessionError> {
+        let ggrs = SessionBuilder::<GgrsConfig<G>>::new()
+            .with_num_players(players)
+            .and_then(|b| b.with_fps(options.fps))
+            .map_err(SessionError::Setup)?
+            .with_max_prediction_window(options.max_prediction)
+            .with_disconnect_timeout(options.disconnect_timeout)
+            .start_spectator_session(host, GgrsSocket(net.clone()));
+        Ok(Spectator {
+            ggrs,
+            net,
+            game,
+            hashes: BTreeMap::new(),
+            frames: 0,
+        })
+    }
+
+    /// Advances as far as the host's inputs allow, one frame per call.
+    ///
+    /// # Errors
+    /// [`SessionError::Ggrs`] when GGRS fails.
+    pub fn step(&mut self) -> Result<Step, SessionError> {
+        self.net.borrow_mut().set_frame(self.current_frame());
+        self.ggrs.poll_remote_clients();
+        for _ in self.ggrs.events() {}
+        if self.ggrs.current_state() != SessionState::Running {
+            return Ok(Step::Waiting);
+        }
+        let requests = match self.ggrs.advance_frame() {
+            Ok(requests) => requests,
+            Err(GgrsError::PredictionThreshold) => return Ok(Step::Waiting),
+            Err(err) => return Err(SessionError::Ggrs(err)),
+        };
+        let mut inputs = Vec::new();
+        let before = self.frames;
+        for request in requests {
+            if let GgrsRequest::AdvanceFrame { inputs: given } = request {
+                inputs.clear();
+                inputs.extend(given.iter().map(|(input, _)| *input));
+                self.game.advance(&inputs);
+                self.frames += 1;
+                // After n advances the game is in state n, which is what peers call frame n.
+                let frame = i32::try_from(self.frames).unwrap_or(i32::MAX);
+                self.hashes.insert(frame, self.game.state_hash());
+                while self.hashes.len() > HASHES_KEPT {
+                    self.hashes.pop_first();
+                }
+            }
+        }
+        Ok(if self.frames > before {
+            Step::Advanced
+        } else {
+            Step::Waiting
+        })
+    }
+
+    /// The frame the spectator's game is at.
+    pub fn current_frame(&self) -> i32 {
+        i32::try_from(self.frames).unwrap_or(i32::MAX)
+    }
+
+    /// The state hash at `frame`, if recent.
+    pub fn hash_at(&self, frame: i32) -> Option<[u8; 32]> {
+        self.hashes.get(&frame).copied()
+    }
+
+    /// The game.
+    pub fn game(&self) -> &G {
+        &self.game
+    }
+}
