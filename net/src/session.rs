@@ -336,10 +336,15 @@ impl<G: Rollback + 'static> Session<G> {
         }
         if !self.sent_verdict {
             if let Some(verdict) = self.consensus.verdict() {
+                let checksums: Vec<String> = verdict
+                    .checksums
+                    .iter()
+                    .map(|(seat, sum)| format!("{seat}:{sum:032x}"))
+                    .collect();
                 tracing::error!(
                     frame = verdict.frame,
                     diverged = ?verdict.diverged,
-                    checksums = ?verdict.checksums,
+                    checksums = %checksums.join(" "),
                     "desync: confirmed states differ"
                 );
                 self.events.push_back(SessionEvent::Desync(verdict.clone()));

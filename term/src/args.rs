@@ -12,8 +12,79 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run a networked match between bots on this machine, over encrypted loopback UDP.
+    Demo(DemoArgs),
     /// Run a match headless and print its final frame and state hash.
     Sim(SimArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Print only the summary (the live terminal view comes with the terminal client).
+    #[arg(long)]
+    pub headless: bool,
+    /// Peers in the match, 2 to 4, each on its own socket with a bot in its seat.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(2..=4))]
+    pub peers: u32,
+    /// Frames every peer must confirm (60 per second of game time).
+    #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub frames: u32,
+    /// Seed of the game and the bots.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Probability that a datagram is lost, 0 to 1 (e.g. 0.05).
+    #[arg(long, default_value = "0", value_parser = parse_probability_ppm)]
+    pub loss: u32,
+    /// Delay added to every datagram, in milliseconds (0 to 1000).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=1000))]
+    pub latency: u64,
+    /// Flip a bit in one peer's state at one frame, e.g. 2@600, to exercise desync detection.
+    #[arg(long, value_parser = parse_injection)]
+    pub inject_desync: Option<(u32, u32)>,
+    /// Frames of input delay.
+    #[arg(long, default_value_t = net::session::DEFAULT_INPUT_DELAY as u32, value_parser = clap::value_parser!(u32).range(0..=8))]
+    pub input_delay: u32,
+    /// Frames GGRS may predict ahead, 1 to 8.
+    #[arg(long, default_value_t = net::session::DEFAULT_MAX_PREDICTION as u32, value_parser = clap::value_parser!(u32).range(1..=8))]
+    pub max_prediction: u32,
+}
+
+/// Parses a probability written as a decimal between 0 and 1 into parts per million, without
+/// floating point.
+fn parse_probability_ppm(text: &str) -> Result<u32, String> {
+    let err = || format!("expected a probability from 0 to 1 such as 0.05, got '{text}'");
+    let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
+    if whole.is_empty() && frac.is_empty() || frac.len() > 6 {
+        return Err(err());
+    }
+    let whole: u32 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().map_err(|_| err())?
+    };
+    let frac_digits = if frac.is_empty() {
+        0
+    } else {
+        frac.parse::<u32>().map_err(|_| err())?
+    };
+    if !frac.bytes().all(|b| b.is_ascii_digit()) || whole > 1 {
+        return Err(err());
+    }
+    let ppm = whole * 1_000_000 + frac_digits * 10u32.pow(6 - frac.len() as u32);
+    if ppm > 1_000_000 {
+        return Err(err());
+    }
+    Ok(ppm)
+}
+
+/// Parses `PEER@FRAME`.
+fn parse_injection(text: &str) -> Result<(u32, u32), String> {
+    let err = || format!("expected PEER@FRAME such as 2@600, got '{text}'");
+    let (peer, frame) = text.split_once('@').ok_or_else(err)?;
+    Ok((
+        peer.parse().map_err(|_| err())?,
+        frame.parse().map_err(|_| err())?,
+    ))
 }
 
 #[derive(Debug, clap::Args)]
@@ -90,5 +161,16 @@ pub fn sim_usage_error(err: &sim::SettingsError) -> ! {
         .find_subcommand_mut("sim")
         .expect("the sim subcommand is defined above");
     sub.error(clap::error::ErrorKind::ArgumentConflict, message)
+        .exit()
+}
+
+/// Exits with status 2 and the `demo` subcommand's usage, for errors found after parsing.
+pub fn demo_usage_error(message: &str) -> ! {
+    let mut cli = Cli::command();
+    cli.build();
+    let sub = cli
+        .find_subcommand_mut("demo")
+        .expect("the demo subcommand is defined above");
+    sub.error(clap::error::ErrorKind::ValueValidation, message)
         .exit()
 }

@@ -1,23 +1,32 @@
 //! `hltd`: Healer TD's command line. It only wires arguments to the libraries.
 
 mod args;
+mod demo;
 
 use anyhow::Result;
 use clap::Parser;
 
 use args::{Cli, Command, SimArgs};
 use sim::{Game, Input, Settings};
+use tracing_subscriber::EnvFilter;
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+        )
+        .init();
     let result = match cli.command {
-        Command::Sim(args) => run_sim(&args),
+        Command::Demo(args) => demo::run(&args),
+        Command::Sim(args) => run_sim(&args).map(|()| std::process::ExitCode::SUCCESS),
     };
     match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(err) => {
             eprintln!("hltd: error: {err:#}");
-            std::process::ExitCode::from(1)
+            std::process::ExitCode::from(3)
         }
     }
 }

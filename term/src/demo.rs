@@ -1,0 +1,98 @@
+//! `hltd demo`: a networked match between bots on this machine.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Result;
+use net::local::{run_local_match, LocalMatchOptions, LocalMatchReport};
+use net::session::SessionOptions;
+
+use crate::args::{self, DemoArgs};
+
+/// Runs the match and prints the summary; exit 0 when all peers agreed, 1 on a desync.
+pub fn run(args: &DemoArgs) -> Result<ExitCode> {
+    if let Some((peer, _)) = args.inject_desync {
+        if peer >= args.peers {
+            args::demo_usage_error(&format!(
+                "--inject-desync names peer {peer}, but peers are numbered 0 to {}",
+                args.peers - 1
+            ));
+        }
+    }
+    if !args.headless {
+        eprintln!("hltd: the live terminal view is not built yet; running headless");
+    }
+    let options = LocalMatchOptions {
+        peers: args.peers as usize,
+        frames: args.frames,
+        seed: args.seed,
+        loss_ppm: args.loss,
+        latency: Duration::from_millis(args.latency),
+        inject_desync: args.inject_desync.map(|(p, f)| (p as usize, f)),
+        spectator: false,
+        session: SessionOptions {
+            input_delay: args.input_delay as usize,
+            max_prediction: args.max_prediction as usize,
+            ..SessionOptions::default()
+        },
+    };
+    let report = run_local_match(&options)?;
+    print_summary(&report);
+    Ok(if report.agreed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn print_summary(report: &LocalMatchReport) {
+    println!(
+        "connected in {} ms, synchronized in {} ms, match took {} ms",
+        report.connect_time.as_millis(),
+        report.sync_time.as_millis(),
+        report.elapsed.as_millis()
+    );
+    for (seat, peer) in report.peers.iter().enumerate() {
+        println!(
+            "peer {seat}: frames={} rollbacks={} resimulated={} agreed_up_to={}",
+            peer.work.frames,
+            peer.work.rollbacks,
+            peer.work.resimulated,
+            peer.agreed_up_to
+                .map_or("none".to_string(), |f| f.to_string())
+        );
+        for link in &peer.links {
+            let t = &link.traffic;
+            let dropped: Vec<String> = t
+                .dropped
+                .iter()
+                .map(|(reason, n)| format!("{}={n}", reason.name()))
+                .collect();
+            println!(
+                "  to peer {}: ping={} ms behind={} sent={} pkts/{} B received={} pkts/{} B dropped={}",
+                link.seat,
+                link.ping_ms.map_or("?".to_string(), |p| p.to_string()),
+                link.local_frames_behind.map_or("?".to_string(), |f| f.to_string()),
+                t.packets_sent,
+                t.bytes_sent,
+                t.packets_received,
+                t.bytes_received,
+                if dropped.is_empty() { "0".to_string() } else { dropped.join(",") }
+            );
+        }
+    }
+    if let Some(verdict) = report.verdicts.iter().flatten().next() {
+        println!("{verdict}");
+    }
+    println!(
+        "result: frames={} peers={} agreed={} hash={}",
+        report.frames,
+        report.hashes.len(),
+        if report.agreed() { "yes" } else { "no" },
+        hex(&report.hashes[0])
+    );
+}
+
+fn hex(bytes: &[u8; 32]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
