@@ -32,23 +32,32 @@ pub const FRAME_ADVANTAGE_MAX: i16 = 128;
 pub const PLAYERS_MAX: usize = 16;
 
 // The mirror of GGRS 0.13's `network::messages`: same fields, same order, so the same bytes.
+// Public so tests and fuzzers can craft any message a hostile peer could send.
+
+/// A peer's view of one player's connection (GGRS `ConnectionStatus`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-struct ConnectionStatus {
-    disconnected: bool,
-    last_frame: i32,
+#[allow(missing_docs)]
+pub struct ConnectionStatus {
+    pub disconnected: bool,
+    pub last_frame: i32,
 }
 
+/// GGRS's input message.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-struct InputBody {
-    peer_connect_status: Vec<ConnectionStatus>,
-    disconnect_requested: bool,
-    start_frame: i32,
-    ack_frame: i32,
-    bytes: Vec<u8>,
+#[allow(missing_docs)]
+pub struct InputBody {
+    pub peer_connect_status: Vec<ConnectionStatus>,
+    pub disconnect_requested: bool,
+    pub start_frame: i32,
+    pub ack_frame: i32,
+    /// Run-length encoded, length-prefixed, delta-coded inputs.
+    pub bytes: Vec<u8>,
 }
 
+/// GGRS's message bodies.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-enum Body {
+#[allow(missing_docs)]
+pub enum Body {
     SyncRequest { random_request: u32 },
     SyncReply { random_reply: u32 },
     Input(InputBody),
@@ -59,10 +68,30 @@ enum Body {
     KeepAlive,
 }
 
+/// A whole GGRS message as it travels.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-struct Mirror {
-    magic: u16,
-    body: Body,
+pub struct Mirror {
+    /// GGRS's per-session magic.
+    pub magic: u16,
+    /// The body.
+    pub body: Body,
+}
+
+impl Mirror {
+    /// The message's bytes, exactly as GGRS's own message would encode.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        bincode::serde::encode_to_vec(self, CONFIG).unwrap_or_default()
+    }
+}
+
+/// Inputs of `frames` frames of `size` bytes each, encoded as GGRS encodes them.
+pub fn encode_inputs(frames: usize, size: usize) -> Vec<u8> {
+    let mut delta = Vec::new();
+    for f in 0..frames {
+        delta.extend_from_slice(&(size as u16).to_le_bytes());
+        delta.extend((0..size).map(|i| (f + i) as u8));
+    }
+    bitfield_rle::encode(&delta)
 }
 
 /// What the receiver knows when it checks a message.
@@ -258,17 +287,11 @@ mod tests {
     use super::*;
 
     fn wire(body: Body) -> Vec<u8> {
-        bincode::serde::encode_to_vec(&Mirror { magic: 7, body }, CONFIG).expect("encode")
+        Mirror { magic: 7, body }.to_bytes()
     }
 
-    /// `frames` frames of `size`-byte inputs, GGRS-encoded.
     fn input_bytes(frames: usize, size: usize) -> Vec<u8> {
-        let mut delta = Vec::new();
-        for f in 0..frames {
-            delta.extend_from_slice(&(size as u16).to_le_bytes());
-            delta.extend((0..size).map(|i| (f + i) as u8));
-        }
-        bitfield_rle::encode(&delta)
+        encode_inputs(frames, size)
     }
 
     fn input(start_frame: i32, frames: usize) -> Body {

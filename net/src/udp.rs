@@ -339,6 +339,12 @@ impl SecureSocket {
         self.send_stream(addr, STREAM_CONTROL, payload);
     }
 
+    /// Seals `bytes` as a GGRS message to a peer, unchecked: what a hostile peer holding the
+    /// session keys could send. For tests and fuzzing of the receiving side's validation.
+    pub fn send_raw_ggrs(&mut self, addr: SocketAddr, bytes: &[u8]) {
+        self.send_stream(addr, STREAM_GGRS, bytes);
+    }
+
     /// Reads everything waiting, resends unanswered hellos and releases delayed datagrams.
     pub fn poll(&mut self) {
         let now = Instant::now();

@@ -1,4 +1,5 @@
 //! net's integration tests.
 
+mod hostile;
 mod local;
 mod synctest;

@@ -1,0 +1,265 @@
+//! Hostile input: garbage, truncated, bit-flipped and replayed datagrams, packets under a
+//! wrong key, strangers, and crafted GGRS messages from a registered peer. The session
+//! survives, the counters show the drops, and the hashes still agree.
+
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+
+use net::codec::{Body, ConnectionStatus, InputBody, Mirror};
+use net::secure::DropReason;
+use net::session::{config_digest, Seat, Session, SessionOptions};
+use net::udp::{Net, SecureSocket};
+use sim::{Game, Script, Settings};
+
+const FRAMES: i32 = 600;
+const SEED: u64 = 0x5EED;
+
+fn loopback() -> SocketAddr {
+    SocketAddr::from((Ipv4Addr::LOCALHOST, 0))
+}
+
+/// A UDP relay between peer 0 and peer 1 that also attacks peer 0 from peer 1's address.
+struct Proxy {
+    /// Faces peer 0, posing as peer 1.
+    a: UdpSocket,
+    /// Faces peer 1, posing as peer 0.
+    b: UdpSocket,
+    peer0: SocketAddr,
+    peer1: SocketAddr,
+    seen: Vec<Vec<u8>>,
+    rng: oorandom::Rand32,
+    attacking: bool,
+}
+
+impl Proxy {
+    fn pump(&mut self) {
+        let mut buf = [0u8; 2048];
+        while let Ok((n, _)) = self.a.recv_from(&mut buf) {
+            let _ = self.b.send_to(&buf[..n], self.peer1);
+        }
+        while let Ok((n, _)) = self.b.recv_from(&mut buf) {
+            let datagram = buf[..n].to_vec();
+            let _ = self.a.send_to(&datagram, self.peer0);
+            if self.attacking {
+                self.attack(&datagram);
+            }
+            if self.seen.len() < 256 {
+                self.seen.push(datagram);
+            }
+        }
+    }
+
+    /// Sends peer 0 a mutated or replayed copy of real traffic, or garbage, from peer 1's
+    /// address.
+    fn attack(&mut self, real: &[u8]) {
+        let mut copy = real.to_vec();
+        match self.rng.rand_range(0..6) {
+            0 => {
+                let i = self.rng.rand_range(0..copy.len() as u32) as usize;
+                copy[i] ^= 1 << self.rng.rand_range(0..8);
+            }
+            1 => copy.truncate(self.rng.rand_range(0..copy.len() as u32) as usize),
+            2 if !self.seen.is_empty() => {
+                let i = self.rng.rand_range(0..self.seen.len() as u32) as usize;
+                copy = self.seen[i].clone();
+            }
+            3 => {
+                let len = self.rng.rand_range(0..1400) as usize;
+                copy = (0..len).map(|_| self.rng.rand_u32() as u8).collect();
+            }
+            4 => {
+                // Our own magic and version, then garbage: gets as far as authentication.
+                copy[16..]
+                    .iter_mut()
+                    .for_each(|b| *b = self.rng.rand_u32() as u8);
+            }
+            _ => return,
+        }
+        let _ = self.a.send_to(&copy, self.peer0);
+    }
+}
+
+fn crafted(frame: i32) -> Vec<Vec<u8>> {
+    let status = |last_frame| ConnectionStatus {
+        disconnected: false,
+        last_frame,
+    };
+    let input = |start_frame, bytes| {
+        Body::Input(InputBody {
+            peer_connect_status: vec![status(frame); 2],
+            disconnect_requested: false,
+            start_frame,
+            ack_frame: frame,
+            bytes,
+        })
+    };
+    let bodies = vec![
+        // The crash GGRS is known for: inputs far past the receiver's queue.
+        input(frame.max(0), net::codec::encode_inputs(150, 4)),
+        input(frame + 500, net::codec::encode_inputs(1, 4)),
+        // Run-length encodings that panic or balloon inside GGRS's decoder.
+        input(frame.max(0), vec![0x80]),
+        input(
+            frame.max(0),
+            vec![0xfd, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f],
+        ),
+        Body::Input(InputBody {
+            peer_connect_status: vec![status(i32::MAX); 40],
+            disconnect_requested: false,
+            start_frame: i32::MAX,
+            ack_frame: i32::MIN,
+            bytes: vec![],
+        }),
+        Body::QualityReport {
+            frame_advantage: i16::MIN,
+            ping: u128::MAX,
+        },
+        Body::ChecksumReport {
+            checksum: 1,
+            frame: frame + 10_000,
+        },
+        Body::InputAck {
+            ack_frame: i32::MAX,
+        },
+    ];
+    let mut messages: Vec<Vec<u8>> = bodies
+        .into_iter()
+        .map(|body| Mirror { magic: 0, body }.to_bytes())
+        .collect();
+    messages.push(vec![0xff; 40]);
+    messages.push(vec![]);
+    messages
+}
+
+#[test]
+fn hostile_traffic_is_dropped_and_counted() {
+    let options = SessionOptions::default();
+    let digest = config_digest(sim::RULES_VERSION, &options);
+    let psk = [42u8; 32];
+    let nets: Vec<Net> = (0..2)
+        .map(|_| SecureSocket::bind(loopback(), psk, digest).expect("bind"))
+        .collect();
+    let addr = |i: usize| nets[i].borrow().local_addr();
+    let a = UdpSocket::bind(loopback()).expect("bind");
+    let b = UdpSocket::bind(loopback()).expect("bind");
+    a.set_nonblocking(true).expect("nonblocking");
+    b.set_nonblocking(true).expect("nonblocking");
+    let (pa, pb) = (a.local_addr().expect("addr"), b.local_addr().expect("addr"));
+    let mut proxy = Proxy {
+        a,
+        b,
+        peer0: addr(0),
+        peer1: addr(1),
+        seen: Vec::new(),
+        rng: oorandom::Rand32::new(SEED),
+        attacking: false,
+    };
+    // Peer 0 knows peer 1 as the proxy's `a`; peer 1 knows peer 0 as the proxy's `b`.
+    nets[1].borrow_mut().expect(pb);
+    nets[0].borrow_mut().connect(pa);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !(nets[0].borrow().is_up(pa) && nets[1].borrow().is_up(pb)) {
+        assert!(
+            Instant::now() < deadline,
+            "handshake through the proxy timed out"
+        );
+        nets[0].borrow_mut().poll();
+        nets[1].borrow_mut().poll();
+        proxy.pump();
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    // A stranger, and a peer under another secret.
+    let stranger = UdpSocket::bind(loopback()).expect("bind");
+    let impostor = SecureSocket::bind(loopback(), [7u8; 32], digest).expect("bind");
+    impostor.borrow_mut().connect(addr(0));
+
+    let settings = Settings::standard(SEED, 2);
+    let mut sessions = vec![
+        Session::start(
+            Game::new(settings),
+            nets[0].clone(),
+            vec![Seat::Local, Seat::Remote(pa)],
+            &[],
+            options,
+        )
+        .expect("start 0"),
+        Session::start(
+            Game::new(settings),
+            nets[1].clone(),
+            vec![Seat::Remote(pb), Seat::Local],
+            &[],
+            options,
+        )
+        .expect("start 1"),
+    ];
+    proxy.attacking = true;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut sent_crafted = 0;
+    while sessions.iter().any(|s| s.confirmed_hash(FRAMES).is_none()) {
+        assert!(
+            Instant::now() < deadline,
+            "seed {SEED}: the match stalled under attack"
+        );
+        for (seat, session) in sessions.iter_mut().enumerate() {
+            let frame = session.current_frame().max(0) as u32;
+            session
+                .step(Script::Random.input(SEED, frame, seat as u8))
+                .unwrap_or_else(|err| panic!("seed {SEED}: seat {seat}: {err}"));
+        }
+        proxy.pump();
+        let frame = sessions[1].current_frame();
+        if frame > 100 && frame % 7 == 0 {
+            for message in crafted(frame) {
+                nets[1].borrow_mut().send_raw_ggrs(pb, &message);
+                sent_crafted += 1;
+            }
+        }
+        let _ = stranger.send_to(b"HLTD hello?", addr(0));
+        impostor.borrow_mut().poll();
+        std::thread::sleep(Duration::from_micros(300));
+    }
+
+    assert!(sent_crafted > 0);
+    for (seat, session) in sessions.iter().enumerate() {
+        assert!(
+            session.verdict().is_none(),
+            "seed {SEED}: seat {seat}: {:?}",
+            session.verdict()
+        );
+    }
+    assert_eq!(
+        sessions[0].confirmed_hash(FRAMES),
+        sessions[1].confirmed_hash(FRAMES)
+    );
+    let traffic = nets[0]
+        .borrow()
+        .traffic(pa)
+        .cloned()
+        .expect("peer 1 is known");
+    let strangers = nets[0].borrow().strangers().clone();
+    let count = |t: &net::udp::Traffic, r: DropReason| t.dropped.get(&r).copied().unwrap_or(0);
+    eprintln!("seed {SEED}: from peer 1 {traffic:?}; from strangers {strangers:?}");
+    for reason in [
+        DropReason::NotAuthentic,
+        DropReason::Replayed,
+        DropReason::Invalid,
+        DropReason::Malformed,
+    ] {
+        assert!(
+            count(&traffic, reason) > 0,
+            "seed {SEED}: no {reason:?} drops counted"
+        );
+    }
+    assert!(
+        count(&traffic, DropReason::TooShort) + count(&traffic, DropReason::BadMagic) > 0,
+        "seed {SEED}: garbage must be dropped at the header"
+    );
+    assert!(
+        count(&strangers, DropReason::UnknownSource) > 0,
+        "seed {SEED}: strangers"
+    );
+    assert!(
+        !nets[0].borrow().is_up(impostor.borrow().local_addr()),
+        "no link under a wrong secret"
+    );
+}
