@@ -174,7 +174,7 @@ fn hostile_traffic_is_dropped_and_counted() {
     impostor.borrow_mut().connect(addr(0));
 
     let settings = Settings::standard(SEED, 2);
-    let mut sessions = vec![
+    let mut sessions = [
         Session::start(
             Game::new(settings),
             nets[0].clone(),
