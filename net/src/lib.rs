@@ -9,6 +9,7 @@ pub mod codec;
 pub mod consensus;
 mod game;
 pub mod invite;
+pub mod lobby;
 pub mod local;
 pub mod secure;
 pub mod session;

@@ -331,3 +331,150 @@ fn log_event(seat: usize, event: &SessionEvent) {
         other => tracing::debug!(seat, ?other, "session event"),
     }
 }
+
+/// What one peer of a match planned in a lobby saw.
+#[derive(Clone, Debug)]
+pub struct PlayedReport {
+    /// Frames played.
+    pub frames: u32,
+    /// Our seat (None: spectator).
+    pub seat: Option<usize>,
+    /// Players in the match.
+    pub players: usize,
+    /// Our state hash at `frames`.
+    pub hash: [u8; 32],
+    /// The verdict we reached, if any.
+    pub verdict: Option<Verdict>,
+    /// Newest frame we saw agreed by all.
+    pub agreed_up_to: Option<i32>,
+    /// Our work and links (empty for a spectator).
+    pub peer: Option<PeerReport>,
+    /// From starting GGRS to running.
+    pub sync_time: Duration,
+}
+
+impl PlayedReport {
+    /// No disagreement seen (a spectator has nothing to compare and always agrees).
+    pub fn agreed(&self) -> bool {
+        self.verdict.is_none()
+    }
+}
+
+/// Plays a match planned in a lobby, with a bot in our seat, until `plan.frames` are
+/// confirmed; then lingers up to `linger` so the others can finish and checksums arrive.
+///
+/// # Errors
+/// [`LocalMatchError`] when GGRS fails or the match stalls.
+pub fn play_plan(
+    net: Net,
+    plan: &crate::lobby::Plan,
+    linger: Duration,
+    mut on_event: impl FnMut(&SessionEvent),
+) -> Result<PlayedReport, LocalMatchError> {
+    let settings = Settings::standard(plan.seed, plan.players.len() as u32);
+    let target = plan.frames as i32;
+    let started = Instant::now();
+    let deadline = started + STALL_GRACE + Duration::from_secs(u64::from(plan.frames / 60));
+    let host = plan.players[0];
+    let Some(me) = plan.seat else {
+        let mut spectator = Spectator::start(
+            Game::new(settings),
+            net,
+            host,
+            plan.players.len(),
+            plan.options(),
+        )?;
+        while spectator.current_frame() < target {
+            if spectator.step()? == Step::Waiting {
+                std::thread::sleep(Duration::from_micros(500));
+            }
+            if Instant::now() > deadline {
+                return Err(LocalMatchError::Stalled(format!(
+                    "spectator at frame {} of {target}",
+                    spectator.current_frame()
+                )));
+            }
+        }
+        return Ok(PlayedReport {
+            frames: plan.frames,
+            seat: None,
+            players: plan.players.len(),
+            hash: spectator.hash_at(target).unwrap_or([0; 32]),
+            verdict: None,
+            agreed_up_to: None,
+            peer: None,
+            sync_time: Duration::ZERO,
+        });
+    };
+    let seats = plan
+        .players
+        .iter()
+        .enumerate()
+        .map(|(seat, addr)| {
+            if seat == me {
+                Seat::Local
+            } else {
+                Seat::Remote(*addr)
+            }
+        })
+        .collect();
+    let spectators: &[SocketAddr] = if me == 0 { &plan.spectators } else { &[] };
+    let mut session = Session::start(
+        Faulty {
+            game: Game::new(settings),
+            flip_at: None,
+        },
+        net.clone(),
+        seats,
+        spectators,
+        plan.options(),
+    )?;
+    let mut sync_time = None;
+    let mut finished: Option<Instant> = None;
+    loop {
+        let frame = session.current_frame().max(0) as u32;
+        let stepped = session.step(Script::Random.input(plan.seed, frame, me as u8))?;
+        if me != 0 {
+            crate::lobby::answer_rosters(&net, host);
+        }
+        for event in session.take_events() {
+            on_event(&event);
+        }
+        if sync_time.is_none() && session.is_running() {
+            sync_time = Some(started.elapsed());
+        }
+        if finished.is_none() && session.confirmed_hash(target).is_some() {
+            finished = Some(Instant::now());
+        }
+        if let Some(at) = finished {
+            let heard_all = session.agreed_up_to() >= Some(target) || session.verdict().is_some();
+            if heard_all || at.elapsed() >= linger {
+                break;
+            }
+        }
+        if Instant::now() > deadline {
+            return Err(LocalMatchError::Stalled(format!(
+                "at frame {}, confirmed {}",
+                session.current_frame(),
+                session.confirmed_frame()
+            )));
+        }
+        if stepped == Step::Waiting {
+            std::thread::sleep(Duration::from_micros(500));
+        }
+    }
+    Ok(PlayedReport {
+        frames: plan.frames,
+        seat: Some(me),
+        players: plan.players.len(),
+        hash: session.confirmed_hash(target).unwrap_or([0; 32]),
+        verdict: session.verdict().cloned(),
+        agreed_up_to: session.agreed_up_to(),
+        peer: Some(PeerReport {
+            work: session.work(),
+            links: session.peer_stats(),
+            agreed_up_to: session.agreed_up_to(),
+        }),
+        sync_time: sync_time.unwrap_or_default(),
+    })
+}

@@ -14,8 +14,42 @@ pub struct Cli {
 pub enum Command {
     /// Run a networked match between bots on this machine, over encrypted loopback UDP.
     Demo(DemoArgs),
+    /// Host a match over encrypted UDP: prints an invite code and waits for the players.
+    Host(HostArgs),
+    /// Join a hosted match with its invite code.
+    Join(JoinArgs),
+    /// Watch a hosted match with its invite code.
+    Spectate(JoinArgs),
     /// Run a match headless and print its final frame and state hash.
     Sim(SimArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct HostArgs {
+    /// Address to listen on; players must be able to reach it (it goes into the code).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub udp: std::net::SocketAddr,
+    /// Players in the match, 2 to 4, the host included.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(2..=4))]
+    pub players: u32,
+    /// Frames to play (60 per second of game time).
+    #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub frames: u32,
+    /// Seed of the game and the bots.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Minutes the invite code stays valid.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=1440))]
+    pub ttl_min: u64,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct JoinArgs {
+    /// The invite code the host printed, e.g. 0A1B2-C3D4E-... (case and dashes do not matter).
+    pub code: String,
+    /// Local address to use (default: loopback for a loopback host, else any).
+    #[arg(long)]
+    pub bind: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -171,6 +205,17 @@ pub fn demo_usage_error(message: &str) -> ! {
     let sub = cli
         .find_subcommand_mut("demo")
         .expect("the demo subcommand is defined above");
+    sub.error(clap::error::ErrorKind::ValueValidation, message)
+        .exit()
+}
+
+/// Exits with status 2 and `sub`'s usage, for errors found after parsing.
+pub fn usage_error(sub: &str, message: &str) -> ! {
+    let mut cli = Cli::command();
+    cli.build();
+    let sub = cli
+        .find_subcommand_mut(sub)
+        .expect("the subcommand is defined above");
     sub.error(clap::error::ErrorKind::ValueValidation, message)
         .exit()
 }

@@ -2,6 +2,7 @@
 
 mod args;
 mod demo;
+mod netcmd;
 
 use anyhow::Result;
 use clap::Parser;
@@ -20,6 +21,9 @@ fn main() -> std::process::ExitCode {
         .init();
     let result = match cli.command {
         Command::Demo(args) => demo::run(&args),
+        Command::Host(args) => netcmd::host(&args),
+        Command::Join(args) => netcmd::join(&args, net::lobby::Role::Player),
+        Command::Spectate(args) => netcmd::join(&args, net::lobby::Role::Spectator),
         Command::Sim(args) => run_sim(&args).map(|()| std::process::ExitCode::SUCCESS),
     };
     match result {

@@ -1,5 +1,7 @@
 //! The `hltd` binary, run as a user runs it.
 
+mod network;
+
 use std::process::{Command, Output};
 
 fn hltd(args: &[&str]) -> Output {

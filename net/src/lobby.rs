@@ -1,0 +1,392 @@
+//! The lobby: how players and spectators holding an invite gather at the host before GGRS
+//! starts, and how a planned match is then played to its end.
+//!
+//! Joiners handshake with the host (the invite's address and secret), then say whether they
+//! play or watch. The host answers every joiner with the roster (seat, seed, frames, options,
+//! and every player's address); when all seats are taken the roster says *start*. Players then
+//! handshake with each other (the lower seat connects to the higher) and tell the host they
+//! are ready; the host starts GGRS when everyone is. Every lobby message is resent until
+//! answered, so the lobby survives loss. Messages travel on the encrypted control stream, and
+//! their decoder is total.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use crate::session::{OnDisconnect, SessionOptions};
+use crate::udp::{LinkEvent, Net};
+
+/// Lobby messages are resent this often until answered.
+pub const RESEND: Duration = Duration::from_millis(100);
+/// Spectators one host takes at most.
+pub const SPECTATORS_MAX: usize = 4;
+
+const JOIN: u8 = 1;
+const ROSTER: u8 = 2;
+const READY: u8 = 3;
+
+/// What a joiner wants to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Take a seat.
+    Player,
+    /// Watch.
+    Spectator,
+}
+
+/// Everything a peer needs to start its session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Plan {
+    /// Our seat, or `None` for a spectator.
+    pub seat: Option<usize>,
+    /// Game seed.
+    pub seed: u64,
+    /// Frames to play.
+    pub frames: u32,
+    /// Input delay and prediction (the rest are defaults).
+    pub input_delay: u8,
+    /// Frames GGRS may predict.
+    pub max_prediction: u8,
+    /// Each seat's address as the host sees it; seat 0 is the host.
+    pub players: Vec<SocketAddr>,
+    /// Spectators' addresses (the host's session serves them).
+    pub spectators: Vec<SocketAddr>,
+}
+
+impl Plan {
+    /// The session options the plan implies.
+    pub fn options(&self) -> SessionOptions {
+        SessionOptions {
+            input_delay: usize::from(self.input_delay),
+            max_prediction: usize::from(self.max_prediction),
+            on_disconnect: OnDisconnect::Continue,
+            ..SessionOptions::default()
+        }
+    }
+}
+
+/// Why the lobby failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LobbyError {
+    /// Nobody answered in time.
+    #[error(
+        "no answer from the host at {0} within {1:?}: is the host running and the code current?"
+    )]
+    NoAnswer(SocketAddr, Duration),
+    /// The host runs other rules or options.
+    #[error("the host at {0} runs a different version or configuration of the game")]
+    ConfigMismatch(SocketAddr),
+    /// The host's seats are taken.
+    #[error("the match is full")]
+    Full,
+    /// Players did not gather in time.
+    #[error("players did not gather within {0:?}")]
+    Timeout(Duration),
+}
+
+/// Something worth telling the user while the lobby fills.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// A player took a seat.
+    Joined { seat: usize, addr: SocketAddr },
+    /// A spectator arrived.
+    Watching(SocketAddr),
+    /// A peer with different rules tried to join.
+    Refused(SocketAddr),
+    /// Every seat is taken; players are connecting to each other.
+    Starting,
+}
+
+/// Encodes a roster message for `to_seat` (255: spectator).
+fn encode_roster(plan: &Plan, to_seat: u8, start: bool) -> Vec<u8> {
+    let mut out = vec![ROSTER, to_seat, u8::from(start)];
+    out.extend_from_slice(&plan.seed.to_le_bytes());
+    out.extend_from_slice(&plan.frames.to_le_bytes());
+    out.push(plan.input_delay);
+    out.push(plan.max_prediction);
+    out.push(plan.players.len() as u8);
+    out.push(plan.spectators.len() as u8);
+    for addr in plan.players.iter().chain(&plan.spectators) {
+        encode_addr(addr, &mut out);
+    }
+    out
+}
+
+fn encode_addr(addr: &SocketAddr, out: &mut Vec<u8>) {
+    match addr.ip() {
+        IpAddr::V4(ip) => {
+            out.push(4);
+            out.extend_from_slice(&ip.octets());
+        }
+        IpAddr::V6(ip) => {
+            out.push(6);
+            out.extend_from_slice(&ip.octets());
+        }
+    }
+    out.extend_from_slice(&addr.port().to_le_bytes());
+}
+
+/// A total decoder over a byte slice.
+struct Reader<'a>(&'a [u8]);
+
+impl Reader<'_> {
+    fn take<const N: usize>(&mut self) -> Option<[u8; N]> {
+        let (head, rest) = self.0.split_at_checked(N)?;
+        self.0 = rest;
+        head.try_into().ok()
+    }
+
+    fn u8(&mut self) -> Option<u8> {
+        self.take::<1>().map(|b| b[0])
+    }
+
+    fn addr(&mut self) -> Option<SocketAddr> {
+        let ip = match self.u8()? {
+            4 => IpAddr::V4(Ipv4Addr::from(self.take::<4>()?)),
+            6 => IpAddr::V6(Ipv6Addr::from(self.take::<16>()?)),
+            _ => return None,
+        };
+        Some(SocketAddr::new(ip, u16::from_le_bytes(self.take::<2>()?)))
+    }
+}
+
+/// Decodes a roster: (our seat or None, start, plan). `None` for anything malformed.
+fn decode_roster(bytes: &[u8]) -> Option<(Option<usize>, bool, Plan)> {
+    let mut r = Reader(bytes);
+    if r.u8()? != ROSTER {
+        return None;
+    }
+    let seat = r.u8()?;
+    let start = r.u8()? == 1;
+    let seed = u64::from_le_bytes(r.take::<8>()?);
+    let frames = u32::from_le_bytes(r.take::<4>()?);
+    let input_delay = r.u8()?.min(8);
+    let max_prediction = r.u8()?.clamp(1, 8);
+    let players = usize::from(r.u8()?);
+    let spectators = usize::from(r.u8()?);
+    if !(1..=4).contains(&players) || spectators > SPECTATORS_MAX {
+        return None;
+    }
+    let players_addrs = (0..players).map(|_| r.addr()).collect::<Option<Vec<_>>>()?;
+    let spectator_addrs = (0..spectators)
+        .map(|_| r.addr())
+        .collect::<Option<Vec<_>>>()?;
+    if !r.0.is_empty() || (seat != 255 && usize::from(seat) >= players) {
+        return None;
+    }
+    let plan = Plan {
+        seat: (seat != 255).then_some(usize::from(seat)),
+        seed,
+        frames,
+        input_delay,
+        max_prediction,
+        players: players_addrs,
+        spectators: spectator_addrs,
+    };
+    Some((plan.seat, start, plan))
+}
+
+/// Hosts a lobby on `net` (its own seat is 0) until `players` players hold seats and are
+/// connected to each other. Returns the plan to start GGRS with.
+///
+/// # Errors
+/// [`LobbyError::Timeout`] when the deadline passes first.
+pub fn host(
+    net: &Net,
+    players: usize,
+    seed: u64,
+    frames: u32,
+    options: &SessionOptions,
+    wait: Duration,
+    mut progress: impl FnMut(Progress),
+) -> Result<Plan, LobbyError> {
+    let deadline = Instant::now() + wait;
+    let mut plan = Plan {
+        seat: Some(0),
+        seed,
+        frames,
+        input_delay: options.input_delay.min(8) as u8,
+        max_prediction: options.max_prediction.clamp(1, 8) as u8,
+        players: vec![net.borrow().local_addr()],
+        spectators: Vec::new(),
+    };
+    let mut ready = vec![true];
+    net.borrow_mut().set_accepting(true);
+    let mut last_send = Instant::now() - RESEND;
+    loop {
+        net.borrow_mut().poll();
+        for event in net.borrow_mut().take_events() {
+            if let LinkEvent::ConfigMismatch(addr) = event {
+                progress(Progress::Refused(addr));
+            }
+        }
+        while let Some((from, message)) = net.borrow_mut().next_control() {
+            match message.first().copied() {
+                Some(JOIN) if !plan.players.contains(&from) && !plan.spectators.contains(&from) => {
+                    let full = plan.players.len() == players;
+                    if message.get(1) == Some(&1) && plan.spectators.len() < SPECTATORS_MAX && !full
+                    {
+                        plan.spectators.push(from);
+                        last_send = Instant::now() - RESEND;
+                        progress(Progress::Watching(from));
+                    } else if !full {
+                        last_send = Instant::now() - RESEND;
+                        plan.players.push(from);
+                        ready.push(false);
+                        progress(Progress::Joined {
+                            seat: plan.players.len() - 1,
+                            addr: from,
+                        });
+                        if plan.players.len() == players {
+                            progress(Progress::Starting);
+                        }
+                    }
+                }
+                Some(READY) => {
+                    if let Some(seat) = plan.players.iter().position(|a| *a == from) {
+                        ready[seat] = true;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let full = plan.players.len() == players;
+        if full && ready.iter().all(|&r| r) {
+            net.borrow_mut().set_accepting(false);
+            return Ok(plan);
+        }
+        if last_send.elapsed() >= RESEND {
+            last_send = Instant::now();
+            let mut net = net.borrow_mut();
+            for (seat, addr) in plan.players.iter().enumerate().skip(1) {
+                net.send_control(*addr, &encode_roster(&plan, seat as u8, full));
+            }
+            for addr in &plan.spectators {
+                net.send_control(*addr, &encode_roster(&plan, 255, full));
+            }
+        }
+        if Instant::now() > deadline {
+            return Err(LobbyError::Timeout(wait));
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Joins the lobby of the host at `host` over `net` (which holds the invite's secret).
+/// Returns the plan once the host starts and, for a player, once every link to the other
+/// players is up.
+///
+/// # Errors
+/// [`LobbyError`] when the host does not answer, refuses, or the lobby times out.
+pub fn join(net: &Net, host: SocketAddr, role: Role, wait: Duration) -> Result<Plan, LobbyError> {
+    let answer_deadline = Instant::now() + Duration::from_secs(5).min(wait);
+    let deadline = Instant::now() + wait;
+    net.borrow_mut().connect(host);
+    let join = [JOIN, u8::from(role == Role::Spectator)];
+    let mut plan: Option<Plan> = None;
+    let mut connected_to_peers = false;
+    let mut last_send = Instant::now() - RESEND;
+    loop {
+        net.borrow_mut().poll();
+        for event in net.borrow_mut().take_events() {
+            if event == LinkEvent::ConfigMismatch(host) {
+                return Err(LobbyError::ConfigMismatch(host));
+            }
+        }
+        if !net.borrow().is_up(host) {
+            if Instant::now() > answer_deadline {
+                return Err(LobbyError::NoAnswer(host, Duration::from_secs(5).min(wait)));
+            }
+            std::thread::sleep(Duration::from_millis(2));
+            continue;
+        }
+        while let Some((from, message)) = net.borrow_mut().next_control() {
+            // A roster without the start flag means: seats are still filling.
+            if let (true, Some((_, true, started))) = (from == host, decode_roster(&message)) {
+                plan = Some(started);
+            }
+        }
+        if let Some(plan) = &plan {
+            let Some(me) = plan.seat else {
+                return Ok(plan.clone());
+            };
+            if !connected_to_peers {
+                connected_to_peers = true;
+                let mut net = net.borrow_mut();
+                for (seat, addr) in plan.players.iter().enumerate().skip(1) {
+                    if seat < me {
+                        net.expect(*addr);
+                    } else if seat > me {
+                        net.connect(*addr);
+                    }
+                }
+            }
+            let all_up = {
+                let net = net.borrow();
+                plan.players
+                    .iter()
+                    .enumerate()
+                    .all(|(s, a)| s == me || net.is_up(*a))
+            };
+            if all_up {
+                // Tell the host; it starts once everyone has. If this is lost, the host's
+                // resent roster is answered again by [`answer_rosters`] while playing.
+                net.borrow_mut().send_control(host, &[READY]);
+                return Ok(plan.clone());
+            }
+        } else if last_send.elapsed() >= RESEND {
+            last_send = Instant::now();
+            net.borrow_mut().send_control(host, &join);
+        }
+        if Instant::now() > deadline {
+            return Err(LobbyError::Timeout(wait));
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// While playing: answers the host's resent start roster with READY (our first READY may
+/// have been lost), and discards other control messages.
+pub fn answer_rosters(net: &Net, host: SocketAddr) {
+    let mut net = net.borrow_mut();
+    while let Some((from, message)) = net.next_control() {
+        if from == host && message.first() == Some(&ROSTER) {
+            net.send_control(host, &[READY]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Rosters round-trip; every truncation and garbage byte string decodes to None.
+    #[test]
+    fn roster_codec_is_total() {
+        let plan = Plan {
+            seat: Some(1),
+            seed: 99,
+            frames: 600,
+            input_delay: 2,
+            max_prediction: 8,
+            players: vec![
+                "127.0.0.1:5".parse().expect("addr"),
+                "[::1]:6".parse().expect("addr"),
+            ],
+            spectators: vec!["127.0.0.1:7".parse().expect("addr")],
+        };
+        let bytes = encode_roster(&plan, 1, true);
+        assert_eq!(decode_roster(&bytes), Some((Some(1), true, plan.clone())));
+        for cut in 0..bytes.len() {
+            assert_eq!(decode_roster(&bytes[..cut]), None, "cut at {cut}");
+        }
+        let mut rng = oorandom::Rand32::new(3);
+        for _ in 0..10_000 {
+            let len = rng.rand_range(0..80) as usize;
+            let mut junk: Vec<u8> = (0..len).map(|_| rng.rand_u32() as u8).collect();
+            if let Some(first) = junk.first_mut() {
+                *first = ROSTER;
+            }
+            let _ = decode_roster(&junk);
+        }
+    }
+}
