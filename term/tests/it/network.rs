@@ -39,8 +39,7 @@ fn wait_bounded(mut child: Child, what: &str) -> Output {
 fn result_line(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout)
         .lines()
-        .filter(|l| l.starts_with("result: "))
-        .next_back()
+        .rfind(|l| l.starts_with("result: "))
         .unwrap_or_default()
         .to_string()
 }
