@@ -38,6 +38,9 @@ pub struct LocalMatchOptions {
     pub inject_desync: Option<(usize, u32)>,
     /// Also run a spectator of seat 0's session.
     pub spectator: bool,
+    /// Step every peer once per frame period (`1 / fps`), as a real game would, instead of
+    /// as fast as the protocol allows.
+    pub realtime: bool,
     /// GGRS options.
     pub session: SessionOptions,
 }
@@ -213,7 +216,16 @@ pub fn run_local_match(options: &LocalMatchOptions) -> Result<LocalMatchReport, 
     let deadline = sync_started + STALL_GRACE + Duration::from_secs(u64::from(options.frames / 60));
     let mut sync_time = None;
     let target = options.frames as i32;
+    let period = Duration::from_secs(1) / options.session.fps.max(1) as u32;
+    let mut next_tick = Instant::now();
     loop {
+        if options.realtime {
+            let now = Instant::now();
+            if now < next_tick {
+                std::thread::sleep(next_tick - now);
+            }
+            next_tick += period;
+        }
         let mut done = true;
         for (seat, session) in sessions.iter_mut().enumerate() {
             let frame = session.current_frame().max(0) as u32;
@@ -249,7 +261,7 @@ pub fn run_local_match(options: &LocalMatchOptions) -> Result<LocalMatchReport, 
                 frames.join(" ")
             )));
         }
-        if options.latency > Duration::ZERO || sync_time.is_none() {
+        if !options.realtime && (options.latency > Duration::ZERO || sync_time.is_none()) {
             std::thread::sleep(Duration::from_micros(200));
         }
     }

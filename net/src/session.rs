@@ -245,6 +245,7 @@ impl<G: Rollback + 'static> Session<G> {
     pub fn poll(&mut self) {
         self.net.borrow_mut().set_frame(self.ggrs.current_frame());
         self.ggrs.poll_remote_clients();
+        self.net.borrow_mut().flush();
         self.after_poll();
     }
 
@@ -253,7 +254,16 @@ impl<G: Rollback + 'static> Session<G> {
     /// # Errors
     /// [`SessionError`] when GGRS fails or a peer left and the session ends then.
     pub fn step(&mut self, input: G::Input) -> Result<Step, SessionError> {
-        self.poll();
+        let step = self.step_unflushed(input);
+        // Everything GGRS sent during this step leaves as one datagram per peer.
+        self.net.borrow_mut().flush();
+        step
+    }
+
+    fn step_unflushed(&mut self, input: G::Input) -> Result<Step, SessionError> {
+        self.net.borrow_mut().set_frame(self.ggrs.current_frame());
+        self.ggrs.poll_remote_clients();
+        self.after_poll();
         if let Some(&seat) = self.left.first() {
             if self.options.on_disconnect == OnDisconnect::End {
                 return Err(SessionError::PeerLeft(seat));
@@ -508,6 +518,12 @@ impl<G: Rollback + 'static> Spectator<G> {
     /// # Errors
     /// [`SessionError::Ggrs`] when GGRS fails.
     pub fn step(&mut self) -> Result<Step, SessionError> {
+        let step = self.step_unflushed();
+        self.net.borrow_mut().flush();
+        step
+    }
+
+    fn step_unflushed(&mut self) -> Result<Step, SessionError> {
         self.net.borrow_mut().set_frame(self.current_frame());
         self.ggrs.poll_remote_clients();
         for _ in self.ggrs.events() {}

@@ -36,6 +36,8 @@ pub const DELAYED_MAX: usize = 4096;
 /// Streams multiplexed inside a data packet (its first plaintext byte).
 const STREAM_GGRS: u8 = 0;
 const STREAM_CONTROL: u8 = 1;
+/// Several GGRS messages, each prefixed with its length as a u16.
+const STREAM_GGRS_BATCH: u8 = 2;
 
 /// Counters of one peer (or of all strangers together).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -167,6 +169,8 @@ pub struct SecureSocket {
     buf: Vec<u8>,
     plain: Vec<u8>,
     wire: Vec<u8>,
+    /// GGRS messages waiting for [`SecureSocket::flush`], per peer, already length-prefixed.
+    outbox: BTreeMap<SocketAddr, Vec<u8>>,
 }
 
 /// A shared handle to the session's socket.
@@ -223,6 +227,7 @@ impl SecureSocket {
             buf: vec![0; DATAGRAM_MAX + 1],
             plain: Vec::with_capacity(DATAGRAM_MAX),
             wire: Vec::with_capacity(DATAGRAM_MAX),
+            outbox: BTreeMap::new(),
         })))
     }
 
@@ -343,6 +348,45 @@ impl SecureSocket {
     /// session keys could send. For tests and fuzzing of the receiving side's validation.
     pub fn send_raw_ggrs(&mut self, addr: SocketAddr, bytes: &[u8]) {
         self.send_stream(addr, STREAM_GGRS, bytes);
+    }
+
+    /// Queues a GGRS message for `addr`; [`SecureSocket::flush`] sends the queue as one
+    /// datagram (or a few, if it outgrows one).
+    fn queue_ggrs(&mut self, addr: SocketAddr, message: &[u8]) {
+        let Ok(len) = u16::try_from(message.len()) else {
+            return self.count_drop(addr, DropReason::TooLong);
+        };
+        let queued = self.outbox.get(&addr).map_or(0, Vec::len);
+        if queued > 0 && 1 + queued + 2 + message.len() > PAYLOAD_MAX {
+            self.flush_peer(addr);
+        }
+        let queue = self.outbox.entry(addr).or_default();
+        queue.extend_from_slice(&len.to_le_bytes());
+        queue.extend_from_slice(message);
+    }
+
+    /// Sends every peer's queued GGRS messages, one datagram per peer.
+    pub fn flush(&mut self) {
+        let addrs: Vec<SocketAddr> = self
+            .outbox
+            .iter()
+            .filter(|(_, q)| !q.is_empty())
+            .map(|(a, _)| *a)
+            .collect();
+        for addr in addrs {
+            self.flush_peer(addr);
+        }
+    }
+
+    fn flush_peer(&mut self, addr: SocketAddr) {
+        let Some(mut queue) = self.outbox.remove(&addr) else {
+            return;
+        };
+        if !queue.is_empty() {
+            self.send_stream(addr, STREAM_GGRS_BATCH, &queue);
+        }
+        queue.clear();
+        self.outbox.insert(addr, queue);
     }
 
     /// Reads everything waiting, resends unanswered hellos and releases delayed datagrams.
@@ -532,16 +576,27 @@ impl SecureSocket {
             return self.count_drop(from, reason);
         }
         let delivered = match plain.split_first() {
-            Some((&STREAM_GGRS, body)) => match codec::decode(body, Limits { frame: self.frame }) {
-                Ok(checked) => {
-                    if let Some(seen) = checked.checksum {
-                        self.checksums.push((from, seen));
+            Some((&STREAM_GGRS, body)) => self.deliver_ggrs(from, body),
+            Some((&STREAM_GGRS_BATCH, mut body)) => {
+                let mut framing = Ok(());
+                while !body.is_empty() {
+                    let Some((len, rest)) = body.split_first_chunk::<2>() else {
+                        framing = Err(DropReason::Malformed);
+                        break;
+                    };
+                    let len = usize::from(u16::from_le_bytes(*len));
+                    let Some((message, rest)) = rest.split_at_checked(len) else {
+                        framing = Err(DropReason::Malformed);
+                        break;
+                    };
+                    // One bad message costs only itself.
+                    if let Err(reason) = self.deliver_ggrs(from, message) {
+                        self.count_drop(from, reason);
                     }
-                    self.ggrs_inbox.push((from, checked.message));
-                    Ok(())
+                    body = rest;
                 }
-                Err(reason) => Err(reason),
-            },
+                framing
+            }
             Some((&STREAM_CONTROL, body)) => {
                 self.control_inbox.push_back((from, body.to_vec()));
                 Ok(())
@@ -553,6 +608,15 @@ impl SecureSocket {
             Ok(()) => self.count_received(from, datagram.len()),
             Err(reason) => self.count_drop(from, reason),
         }
+    }
+
+    fn deliver_ggrs(&mut self, from: SocketAddr, message: &[u8]) -> Result<(), DropReason> {
+        let checked = codec::decode(message, Limits { frame: self.frame })?;
+        if let Some(seen) = checked.checksum {
+            self.checksums.push((from, seen));
+        }
+        self.ggrs_inbox.push((from, checked.message));
+        Ok(())
     }
 
     fn open_data(
@@ -659,12 +723,14 @@ impl ggrs::NonBlockingSocket<SocketAddr> for GgrsSocket {
         let mut net = self.0.borrow_mut();
         let mut body = Vec::new();
         match codec::encode(msg, &mut body) {
-            Ok(()) => net.send_stream(*addr, STREAM_GGRS, &body),
+            Ok(()) => net.queue_ggrs(*addr, &body),
             Err(reason) => net.count_drop(*addr, reason),
         }
     }
 
     fn receive_all_messages(&mut self) -> Vec<(SocketAddr, ggrs::Message)> {
+        // Queued messages leave at the caller's flush (once per step, see `Session::step`),
+        // so one step costs one datagram per peer.
         let mut net = self.0.borrow_mut();
         net.poll();
         std::mem::take(&mut net.ggrs_inbox)

@@ -81,6 +81,10 @@ pub struct DemoArgs {
     /// Frames GGRS may predict ahead, 1 to 8.
     #[arg(long, default_value_t = net::session::DEFAULT_MAX_PREDICTION as u32, value_parser = clap::value_parser!(u32).range(1..=8))]
     pub max_prediction: u32,
+    /// Step at 60 frames per second, as a played match does, instead of as fast as the
+    /// protocol allows.
+    #[arg(long)]
+    pub realtime: bool,
 }
 
 /// Parses a probability written as a decimal between 0 and 1 into parts per million, without

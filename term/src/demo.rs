@@ -30,6 +30,7 @@ pub fn run(args: &DemoArgs) -> Result<ExitCode> {
         latency: Duration::from_millis(args.latency),
         inject_desync: args.inject_desync.map(|(p, f)| (p as usize, f)),
         spectator: false,
+        realtime: args.realtime,
         session: SessionOptions {
             input_delay: args.input_delay as usize,
             max_prediction: args.max_prediction as usize,

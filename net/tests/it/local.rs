@@ -14,6 +14,7 @@ fn options(peers: usize, frames: u32, seed: u64) -> LocalMatchOptions {
         latency: Duration::ZERO,
         inject_desync: None,
         spectator: false,
+        realtime: false,
         session: SessionOptions::default(),
     }
 }
