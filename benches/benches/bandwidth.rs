@@ -32,6 +32,7 @@ fn main() {
             loss_ppm: 0,
             latency: Duration::ZERO,
             inject_desync: None,
+            leave: None,
             spectator: false,
             realtime: true,
             session: SessionOptions::default(),

@@ -36,6 +36,8 @@ pub struct LocalMatchOptions {
     pub latency: Duration,
     /// Flip a bit of this seat's state when it reaches this frame.
     pub inject_desync: Option<(usize, u32)>,
+    /// This seat stops playing (goes silent) at this frame, as if its player quit.
+    pub leave: Option<(usize, u32)>,
     /// Also run a spectator of seat 0's session.
     pub spectator: bool,
     /// Step every peer once per frame period (`1 / fps`), as a real game would, instead of
@@ -56,6 +58,10 @@ pub struct LocalMatchReport {
     pub verdicts: Vec<Option<Verdict>>,
     /// Every peer's work and statistics, by seat.
     pub peers: Vec<PeerReport>,
+    /// For every seat: the seats it saw leave.
+    pub disconnects: Vec<Vec<usize>>,
+    /// The seat that left, if one did (its hash and verdict are not compared).
+    pub departed: Option<usize>,
     /// The spectator's hash at `frames`, when one ran.
     pub spectator_hash: Option<[u8; 32]>,
     /// Time from the first hello to every link up.
@@ -69,8 +75,13 @@ pub struct LocalMatchReport {
 impl LocalMatchReport {
     /// Whether all peers have the same hash at the end and nobody saw a disagreement.
     pub fn agreed(&self) -> bool {
-        self.verdicts.iter().all(Option::is_none)
-            && self.hashes.iter().all(|h| *h == self.hashes[0])
+        let present: Vec<usize> = (0..self.hashes.len())
+            .filter(|&s| Some(s) != self.departed)
+            .collect();
+        let first = self.hashes[present[0]];
+        present
+            .iter()
+            .all(|&s| self.verdicts[s].is_none() && self.hashes[s] == first)
     }
 }
 
@@ -215,6 +226,7 @@ pub fn run_local_match(options: &LocalMatchOptions) -> Result<LocalMatchReport, 
     let sync_started = Instant::now();
     let deadline = sync_started + STALL_GRACE + Duration::from_secs(u64::from(options.frames / 60));
     let mut sync_time = None;
+    let mut disconnects = vec![Vec::new(); options.peers];
     let target = options.frames as i32;
     let period = Duration::from_secs(1) / options.session.fps.max(1) as u32;
     let mut next_tick = Instant::now();
@@ -229,10 +241,16 @@ pub fn run_local_match(options: &LocalMatchOptions) -> Result<LocalMatchReport, 
         let mut done = true;
         for (seat, session) in sessions.iter_mut().enumerate() {
             let frame = session.current_frame().max(0) as u32;
+            if options.leave.is_some_and(|(s, f)| s == seat && frame >= f) {
+                continue;
+            }
             let input = Script::Random.input(options.seed, frame, seat as u8);
             session.step(input)?;
             for event in session.take_events() {
                 log_event(seat, &event);
+                if let SessionEvent::Disconnected(gone) = event {
+                    disconnects[seat].push(gone);
+                }
             }
             done &= session.confirmed_hash(target).is_some();
         }
@@ -288,6 +306,8 @@ pub fn run_local_match(options: &LocalMatchOptions) -> Result<LocalMatchReport, 
                 agreed_up_to: s.agreed_up_to(),
             })
             .collect(),
+        disconnects,
+        departed: options.leave.map(|(seat, _)| seat),
         spectator_hash: spectator.as_ref().and_then(|s| s.hash_at(target)),
         connect_time,
         sync_time: sync_time.unwrap_or_default(),

@@ -29,6 +29,7 @@ pub fn run(args: &DemoArgs) -> Result<ExitCode> {
         loss_ppm: args.loss,
         latency: Duration::from_millis(args.latency),
         inject_desync: args.inject_desync.map(|(p, f)| (p as usize, f)),
+        leave: None,
         spectator: false,
         realtime: args.realtime,
         session: SessionOptions {

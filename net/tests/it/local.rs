@@ -13,6 +13,7 @@ fn options(peers: usize, frames: u32, seed: u64) -> LocalMatchOptions {
         loss_ppm: 0,
         latency: Duration::ZERO,
         inject_desync: None,
+        leave: None,
         spectator: false,
         realtime: false,
         session: SessionOptions::default(),
@@ -94,4 +95,33 @@ fn spectator_follows_to_the_end() {
     let report = run(&o);
     assert_agreed(&report, "2 peers and a spectator");
     assert_eq!(report.spectator_hash, Some(report.hashes[0]));
+}
+
+/// A player who quits mid-match is reported; the others play on with its inputs idle and
+/// still agree, or, when configured to, end the match cleanly.
+#[test]
+fn a_player_leaving_is_reported_and_survived() {
+    let mut o = options(3, 900, 21);
+    o.leave = Some((1, 300));
+    o.session.disconnect_timeout = Duration::from_millis(300);
+    let report = run(&o);
+    assert!(report.agreed(), "{report:#?}");
+    assert_eq!(report.hashes[0], report.hashes[2]);
+    assert!(report.peers[0].work.frames >= 900);
+    assert_eq!(
+        report.disconnects[0],
+        vec![1],
+        "seat 0 must hear that seat 1 left"
+    );
+    assert_eq!(
+        report.disconnects[2],
+        vec![1],
+        "seat 2 must hear that seat 1 left"
+    );
+
+    o.session.on_disconnect = net::session::OnDisconnect::End;
+    match run_local_match(&o) {
+        Err(net::local::LocalMatchError::Session(net::session::SessionError::PeerLeft(1))) => {}
+        other => panic!("expected the match to end because seat 1 left, got {other:?}"),
+    }
 }
