@@ -23,19 +23,32 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(if quick { 60 } else { 600 });
+    let every: u32 = std::env::var("HLTD_BENCH_SEND_EVERY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(net::session::DEFAULT_SEND_EVERY_FRAMES);
+    println!("sending every {every} frame(s)");
     println!("players  bytes/s per player (with IP+UDP)  datagrams/s per player  goal at 4: {GOAL_BYTES_PER_S}");
-    for players in [2usize, 4] {
+    for (players, bots) in [
+        (2usize, sim::Script::Human),
+        (4, sim::Script::Human),
+        (4, sim::Script::Random),
+    ] {
         let options = LocalMatchOptions {
             peers: players,
             frames,
             seed: 1,
+            bots,
             loss_ppm: 0,
             latency: Duration::ZERO,
             inject_desync: None,
             leave: None,
             spectator: false,
             realtime: true,
-            session: SessionOptions::default(),
+            session: SessionOptions {
+                send_every_frames: every,
+                ..SessionOptions::default()
+            },
         };
         let report = match run_local_match(&options) {
             Ok(report) => report,
@@ -57,7 +70,7 @@ fn main() {
         let n = per_player.len() as f64;
         let bytes = per_player.iter().map(|p| p.0 as f64).sum::<f64>() / n / seconds;
         let packets = per_player.iter().map(|p| p.1 as f64).sum::<f64>() / n / seconds;
-        let mark = if players == 4 {
+        let mark = if players == 4 && bots == sim::Script::Human {
             if bytes <= GOAL_BYTES_PER_S as f64 {
                 "  pass"
             } else {
@@ -66,6 +79,11 @@ fn main() {
         } else {
             ""
         };
-        println!("{players:>7}  {bytes:>33.0}  {packets:>22.1}{mark}");
+        let who = if bots == sim::Script::Human {
+            "human-like"
+        } else {
+            "random cursor"
+        };
+        println!("{players:>7}  {bytes:>33.0}  {packets:>22.1}  bots: {who}{mark}");
     }
 }

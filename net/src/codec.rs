@@ -99,6 +99,18 @@ pub fn encode_inputs(frames: usize, size: usize) -> Vec<u8> {
 pub struct Limits {
     /// Our current frame (GGRS's `current_frame`).
     pub frame: i32,
+    /// GGRS's prediction window: how far back it can roll.
+    pub max_prediction: i32,
+}
+
+impl Limits {
+    /// Limits at `frame` with the default prediction window.
+    pub fn at(frame: i32) -> Limits {
+        Limits {
+            frame,
+            max_prediction: 8,
+        }
+    }
 }
 
 /// A checksum a peer reported for one of its confirmed frames.
@@ -135,16 +147,27 @@ pub fn encode(message: &ggrs::Message, out: &mut Vec<u8>) -> Result<(), DropReas
 /// [`DropReason::Malformed`] when the bytes are not a message; [`DropReason::Invalid`] when
 /// the message could harm or mislead GGRS and cannot be repaired.
 pub fn decode(bytes: &[u8], limits: Limits) -> Result<Checked, DropReason> {
-    let (mut mirror, used): (Mirror, usize) =
+    let (mirror, used): (Mirror, usize) =
         bincode::serde::decode_from_slice(bytes, CONFIG).map_err(|_| DropReason::Malformed)?;
     if used != bytes.len() {
         return Err(DropReason::Malformed);
     }
+    check(mirror, limits)
+}
+
+/// Checks and if needed repairs a decoded message, and converts it for GGRS.
+///
+/// # Errors
+/// [`DropReason::Invalid`] when the message could harm or mislead GGRS.
+pub fn check(mut mirror: Mirror, limits: Limits) -> Result<Checked, DropReason> {
     let horizon = limits.frame.saturating_add(FRAMES_AHEAD_MAX);
     let mut checksum = None;
     let mut repaired = false;
     match &mut mirror.body {
-        Body::Input(input) => repaired = check_input(input, horizon)?,
+        Body::Input(input) => {
+            repaired = check_input(input, horizon)?;
+            repaired |= clamp_disconnects(input, limits);
+        }
         Body::InputAck { ack_frame } => check_frame(*ack_frame, -1, horizon)?,
         Body::QualityReport {
             frame_advantage, ..
@@ -166,18 +189,134 @@ pub fn decode(bytes: &[u8], limits: Limits) -> Result<Checked, DropReason> {
         Body::SyncRequest { .. } | Body::SyncReply { .. } | Body::QualityReply { .. } => {}
         Body::KeepAlive => {}
     }
-    let message = if repaired {
-        let bytes =
-            bincode::serde::encode_to_vec(&mirror, CONFIG).map_err(|_| DropReason::Invalid)?;
-        to_ggrs(&bytes)?
-    } else {
-        to_ggrs(bytes)?
-    };
+    let bytes = bincode::serde::encode_to_vec(&mirror, CONFIG).map_err(|_| DropReason::Invalid)?;
     Ok(Checked {
-        message,
+        message: to_ggrs(&bytes)?,
         checksum,
         repaired,
     })
+}
+
+/// Our mirror of a message GGRS wants to send.
+///
+/// # Errors
+/// [`DropReason::TooLong`] if it does not fit a datagram.
+pub fn mirror_of(message: &ggrs::Message) -> Result<Mirror, DropReason> {
+    // Our own GGRS's messages are trusted but may be long: GGRS repeats every input its peer
+    // has not acknowledged, hundreds of frames for a spectator that lags. Decode without the
+    // datagram limit, then cut inputs down to what fits.
+    let unlimited = bincode::config::standard();
+    let bytes =
+        bincode::serde::encode_to_vec(message, unlimited).map_err(|_| DropReason::TooLong)?;
+    let (mut mirror, _): (Mirror, usize) =
+        bincode::serde::decode_from_slice(&bytes, unlimited).map_err(|_| DropReason::TooLong)?;
+    if let Body::Input(input) = &mut mirror.body {
+        fit_outgoing_input(input);
+    }
+    Ok(mirror)
+}
+
+/// Decoded input bytes one outgoing message carries at most: leaves room in the datagram for
+/// checksums and the rest. GGRS sends the frames cut off again once these are acknowledged.
+const OUTGOING_INPUT_BYTES_MAX: usize = 512;
+
+fn fit_outgoing_input(input: &mut InputBody) {
+    let Ok(decoded) = rle_decode(&input.bytes, usize::MAX >> 1) else {
+        return;
+    };
+    if decoded.len() <= OUTGOING_INPUT_BYTES_MAX {
+        return;
+    }
+    let Ok(records) = delta_records(&decoded) else {
+        return;
+    };
+    let keep = records
+        .iter()
+        .rposition(|&end| end <= OUTGOING_INPUT_BYTES_MAX)
+        .unwrap_or(1)
+        .max(1);
+    input.bytes = bitfield_rle::encode(&decoded[..records[keep]]);
+}
+
+/// Tag of a run of checksum reports in a batch (bincode's own body tags are 0..=7).
+const RUN: u8 = 0x80;
+/// Checksum reports one run holds at most.
+const RUN_MAX: usize = 32;
+
+/// Encodes messages for one peer as a compact batch: the shared magic once, then each body,
+/// with consecutive checksum reports packed as one run of raw 16-byte checksums.
+pub fn encode_batch(magic: u16, bodies: &[Body], out: &mut Vec<u8>) {
+    out.clear();
+    out.extend_from_slice(&magic.to_le_bytes());
+    let mut i = 0;
+    while i < bodies.len() {
+        if let Body::ChecksumReport { frame, .. } = bodies[i] {
+            let mut run = vec![];
+            while let Some(Body::ChecksumReport { checksum, frame: f }) = bodies.get(i) {
+                if *f != frame + run.len() as i32 || run.len() == RUN_MAX {
+                    break;
+                }
+                run.push(*checksum);
+                i += 1;
+            }
+            out.push(RUN);
+            out.extend_from_slice(&frame.to_le_bytes());
+            out.push(run.len() as u8);
+            for checksum in run {
+                out.extend_from_slice(&checksum.to_le_bytes());
+            }
+        } else {
+            if let Ok(bytes) = bincode::serde::encode_to_vec(&bodies[i], CONFIG) {
+                out.extend_from_slice(&bytes);
+            }
+            i += 1;
+        }
+    }
+}
+
+/// Decodes a compact batch into messages (not yet checked: see [`check`]).
+///
+/// # Errors
+/// [`DropReason::Malformed`] for anything that is not a batch; nothing of it is delivered.
+pub fn decode_batch(bytes: &[u8]) -> Result<Vec<Mirror>, DropReason> {
+    let (magic, mut rest) = bytes
+        .split_first_chunk::<2>()
+        .ok_or(DropReason::Malformed)?;
+    let magic = u16::from_le_bytes(*magic);
+    let mut messages = Vec::new();
+    while let Some(&tag) = rest.first() {
+        if tag == RUN {
+            let (head, tail) = rest[1..]
+                .split_first_chunk::<5>()
+                .ok_or(DropReason::Malformed)?;
+            let first = i32::from_le_bytes([head[0], head[1], head[2], head[3]]);
+            let count = usize::from(head[4]);
+            if count == 0 || count > RUN_MAX {
+                return Err(DropReason::Malformed);
+            }
+            let (sums, tail) = tail
+                .split_at_checked(16 * count)
+                .ok_or(DropReason::Malformed)?;
+            for (k, sum) in sums.chunks_exact(16).enumerate() {
+                let mut bytes = [0u8; 16];
+                bytes.copy_from_slice(sum);
+                messages.push(Mirror {
+                    magic,
+                    body: Body::ChecksumReport {
+                        checksum: u128::from_le_bytes(bytes),
+                        frame: first.checked_add(k as i32).ok_or(DropReason::Malformed)?,
+                    },
+                });
+            }
+            rest = tail;
+        } else {
+            let (body, used): (Body, usize) = bincode::serde::decode_from_slice(rest, CONFIG)
+                .map_err(|_| DropReason::Malformed)?;
+            messages.push(Mirror { magic, body });
+            rest = &rest[used..];
+        }
+    }
+    Ok(messages)
 }
 
 fn to_ggrs(bytes: &[u8]) -> Result<ggrs::Message, DropReason> {
@@ -192,6 +331,27 @@ fn check_frame(frame: i32, min: i32, horizon: i32) -> Result<(), DropReason> {
     } else {
         Err(DropReason::Invalid)
     }
+}
+
+/// A peer's report that a player disconnected at frame `f` makes GGRS roll back to `f + 1`,
+/// and GGRS panics when that is outside its prediction window (`cannot load frame outside of
+/// prediction window`). A lagging or hostile peer can report such a frame, so reports older
+/// than the window are moved to its edge. If that makes peers disagree about the disconnect
+/// frame, consensus names the divergence; nothing crashes. Returns whether it moved any.
+fn clamp_disconnects(input: &mut InputBody, limits: Limits) -> bool {
+    // Two frames of margin: GGRS may advance once more before it rolls back.
+    let floor = limits
+        .frame
+        .saturating_sub(limits.max_prediction)
+        .saturating_add(1);
+    let mut moved = false;
+    for status in &mut input.peer_connect_status {
+        if status.disconnected && status.last_frame < floor {
+            status.last_frame = floor.max(-1);
+            moved = true;
+        }
+    }
+    moved
 }
 
 /// Checks an input message; cuts off frames past `horizon`. Returns whether it cut.
@@ -331,7 +491,7 @@ mod tests {
             Body::KeepAlive,
         ] {
             let bytes = wire(body.clone());
-            let checked = decode(&bytes, Limits { frame: 20 }).expect("valid");
+            let checked = decode(&bytes, Limits::at(20)).expect("valid");
             assert!(!checked.repaired);
             let mut again = Vec::new();
             encode(&checked.message, &mut again).expect("encode");
@@ -343,7 +503,7 @@ mod tests {
     /// starts past it is refused.
     #[test]
     fn inputs_past_the_horizon_are_cut() {
-        let checked = decode(&wire(input(0, 150)), Limits { frame: 0 }).expect("repairable");
+        let checked = decode(&wire(input(0, 150)), Limits::at(0)).expect("repairable");
         assert!(checked.repaired);
         let mut again = Vec::new();
         encode(&checked.message, &mut again).expect("encode");
@@ -357,10 +517,10 @@ mod tests {
             .len()
             - 1;
         assert_eq!(frames, INPUT_FRAMES_MAX);
-        let near = decode(&wire(input(60, 30)), Limits { frame: 0 }).expect("repairable");
+        let near = decode(&wire(input(60, 30)), Limits::at(0)).expect("repairable");
         assert!(near.repaired, "frames 60..90 reach past the horizon 64");
         assert_eq!(
-            decode(&wire(input(100, 1)), Limits { frame: 0 })
+            decode(&wire(input(100, 1)), Limits::at(0))
                 .map(|_| ())
                 .unwrap_err(),
             DropReason::Invalid
@@ -386,7 +546,7 @@ mod tests {
                 bytes: bytes.clone(),
             });
             assert_eq!(
-                decode(&wire(body), Limits { frame: 0 }).map(|_| ()),
+                decode(&wire(body), Limits::at(0)).map(|_| ()),
                 Err(DropReason::Invalid),
                 "{bytes:?}"
             );
@@ -394,9 +554,110 @@ mod tests {
     }
 
     /// Frames, statuses and advantages out of range are refused; garbage is malformed.
+    /// Batches round-trip, with checksum runs, and garbage batches are refused whole.
+    #[test]
+    fn batches_round_trip() {
+        let bodies = vec![
+            input(10, 3),
+            Body::ChecksumReport {
+                checksum: 1,
+                frame: 4,
+            },
+            Body::ChecksumReport {
+                checksum: 2,
+                frame: 5,
+            },
+            Body::ChecksumReport {
+                checksum: u128::MAX,
+                frame: 6,
+            },
+            Body::InputAck { ack_frame: 9 },
+            Body::ChecksumReport {
+                checksum: 3,
+                frame: 9,
+            },
+            Body::KeepAlive,
+        ];
+        let mut out = Vec::new();
+        encode_batch(77, &bodies, &mut out);
+        let back = decode_batch(&out).expect("decodes");
+        assert_eq!(
+            back.iter().map(|m| m.body.clone()).collect::<Vec<_>>(),
+            bodies
+        );
+        assert!(back.iter().all(|m| m.magic == 77));
+        for cut in 3..out.len() {
+            assert!(decode_batch(&out[..cut])
+                .map(|m| m.len() < bodies.len())
+                .unwrap_or(true));
+        }
+        assert_eq!(decode_batch(&[1]).map(|_| ()), Err(DropReason::Malformed));
+        assert_eq!(
+            decode_batch(&[1, 2, RUN, 0, 0, 0, 0, 0]).map(|_| ()),
+            Err(DropReason::Malformed)
+        );
+        let mut rng = oorandom::Rand32::new(11);
+        for _ in 0..20_000 {
+            let len = rng.rand_range(0..200) as usize;
+            let junk: Vec<u8> = (0..len).map(|_| rng.rand_u32() as u8).collect();
+            if let Ok(messages) = decode_batch(&junk) {
+                for m in messages {
+                    let _ = check(m, Limits::at(100));
+                }
+            }
+        }
+    }
+
+    /// A disconnect reported further back than GGRS can roll is moved to the window's edge.
+    #[test]
+    fn old_disconnects_are_clamped() {
+        let mut body = input(100, 1);
+        if let Body::Input(input) = &mut body {
+            input.peer_connect_status[1] = ConnectionStatus {
+                disconnected: true,
+                last_frame: 3,
+            };
+        }
+        let checked = decode(&wire(body), Limits::at(100)).expect("repairable");
+        assert!(checked.repaired);
+        let mut again = Vec::new();
+        encode(&checked.message, &mut again).expect("encode");
+        let (mirror, _): (Mirror, usize) =
+            bincode::serde::decode_from_slice(&again, CONFIG).expect("decode");
+        let Body::Input(input) = mirror.body else {
+            panic!("still an input")
+        };
+        assert_eq!(input.peer_connect_status[1].last_frame, 93);
+        assert!(input.peer_connect_status[1].disconnected);
+    }
+
+    /// Our own long input messages (a lagging spectator's backlog) are cut to fit a datagram.
+    #[test]
+    fn long_outgoing_inputs_are_cut_to_fit() {
+        let mut body = InputBody {
+            peer_connect_status: vec![],
+            disconnect_requested: false,
+            start_frame: 0,
+            ack_frame: -1,
+            bytes: encode_inputs(500, 16),
+        };
+        fit_outgoing_input(&mut body);
+        let decoded = rle_decode(&body.bytes, usize::MAX >> 1).expect("rle");
+        let frames = delta_records(&decoded).expect("records").len() - 1;
+        assert!(
+            decoded.len() <= OUTGOING_INPUT_BYTES_MAX,
+            "{}",
+            decoded.len()
+        );
+        assert_eq!(frames, OUTGOING_INPUT_BYTES_MAX / 18);
+        let mut out = Vec::new();
+        encode_batch(1, &[Body::Input(body)], &mut out);
+        assert!(out.len() < PAYLOAD_MAX);
+    }
+
     #[test]
     fn out_of_range_fields_and_garbage() {
-        let limits = Limits { frame: 10 };
+        let limits = Limits::at(10);
         for body in [
             Body::InputAck { ack_frame: 1000 },
             Body::InputAck { ack_frame: -5 },

@@ -30,6 +30,8 @@ pub struct LocalMatchOptions {
     pub frames: u32,
     /// Game seed (also the bots' seed).
     pub seed: u64,
+    /// How the bots play ([`Script::Human`] moves its cursor like a person).
+    pub bots: Script,
     /// Datagrams each peer loses, in parts per million.
     pub loss_ppm: u32,
     /// Delay added to every datagram.
@@ -244,7 +246,7 @@ pub fn run_local_match(options: &LocalMatchOptions) -> Result<LocalMatchReport, 
             if options.leave.is_some_and(|(s, f)| s == seat && frame >= f) {
                 continue;
             }
-            let input = Script::Random.input(options.seed, frame, seat as u8);
+            let input = options.bots.input(options.seed, frame, seat as u8);
             session.step(input)?;
             for event in session.take_events() {
                 log_event(seat, &event);
@@ -392,8 +394,10 @@ impl PlayedReport {
     }
 }
 
-/// Plays a match planned in a lobby, with a bot in our seat, until `plan.frames` are
-/// confirmed; then lingers up to `linger` so the others can finish and checksums arrive.
+/// Plays a match planned in a lobby, with a bot ([`Script::Human`]) in our seat, until
+/// `plan.frames` are confirmed, one frame per 1/60 s as a played match runs (GGRS drops a
+/// spectator that falls more than 128 frames behind, so a host must not race ahead); then
+/// lingers up to `linger` so the others can finish and checksums arrive.
 ///
 /// # Errors
 /// [`LocalMatchError`] when GGRS fails or the match stalls.
@@ -463,9 +467,16 @@ pub fn play_plan(
     )?;
     let mut sync_time = None;
     let mut finished: Option<Instant> = None;
+    let period = Duration::from_secs(1) / plan.options().fps.max(1) as u32;
+    let mut next_tick = Instant::now();
     loop {
+        let now = Instant::now();
+        if now < next_tick {
+            std::thread::sleep(next_tick - now);
+        }
+        next_tick = next_tick.max(now) + period;
         let frame = session.current_frame().max(0) as u32;
-        let stepped = session.step(Script::Random.input(plan.seed, frame, me as u8))?;
+        session.step(Script::Human.input(plan.seed, frame, me as u8))?;
         if me != 0 {
             crate::lobby::answer_rosters(&net, host);
         }
@@ -490,9 +501,6 @@ pub fn play_plan(
                 session.current_frame(),
                 session.confirmed_frame()
             )));
-        }
-        if stepped == Step::Waiting {
-            std::thread::sleep(Duration::from_micros(500));
         }
     }
     Ok(PlayedReport {

@@ -1,6 +1,6 @@
 //! The encrypted datagram layer: framing, the Noise handshake, and sealed channels.
 //!
-//! Every datagram starts with a 16-byte header that is authenticated (as AEAD associated data)
+//! Every datagram starts with a 12-byte header that is authenticated (as AEAD associated data)
 //! but not encrypted:
 //!
 //! | bytes | content                                                                  |
@@ -8,8 +8,7 @@
 //! | 4     | magic `HLTD`                                                             |
 //! | 1     | wire version [`WIRE_VERSION`]                                            |
 //! | 1     | kind: 1 handshake hello, 2 handshake welcome, 3 data                     |
-//! | 2     | zero                                                                     |
-//! | 8     | counter (u64 little-endian): the nonce of a data packet, 0 in handshakes |
+//! | 6     | counter (48-bit little-endian): the nonce of a data packet, 0 in handshakes |
 //!
 //! Handshakes are `Noise_NNpsk0_25519_ChaChaPoly_BLAKE2s` (the `snow` crate): both sides
 //! prove they hold the invite's secret (the PSK) and agree on fresh ephemeral keys, so
@@ -28,9 +27,9 @@ use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce, Tag};
 /// Magic at the start of every datagram.
 pub const MAGIC: [u8; 4] = *b"HLTD";
 /// Version of the datagram layout and handshake.
-pub const WIRE_VERSION: u8 = 1;
+pub const WIRE_VERSION: u8 = 2;
 /// Bytes of header.
-pub const HEADER_LEN: usize = 16;
+pub const HEADER_LEN: usize = 12;
 /// Bytes of authentication tag.
 pub const TAG_LEN: usize = 16;
 /// Largest datagram sent or accepted: fits an IPv6 minimum MTU path with room to spare.
@@ -39,6 +38,8 @@ pub const DATAGRAM_MAX: usize = 1200;
 pub const PAYLOAD_MAX: usize = DATAGRAM_MAX - HEADER_LEN - TAG_LEN;
 /// Data packets one key may seal; then the channel must be re-established.
 pub const PACKETS_PER_KEY_MAX: u64 = 1 << 32;
+
+const _: () = assert!(PACKETS_PER_KEY_MAX < 1 << 48, "counters travel in 48 bits");
 /// Counters below the highest seen by at least this much are refused as too old.
 pub const REPLAY_WINDOW: u64 = 128;
 /// Bytes of the configuration digest carried in the handshake.
@@ -69,7 +70,7 @@ pub enum DropReason {
     TooLong,
     /// Not our magic.
     BadMagic,
-    /// Another wire version, or non-zero reserved bytes.
+    /// Another wire version.
     BadVersion,
     /// An unknown kind byte.
     BadKind,
@@ -148,7 +149,7 @@ pub fn parse_header(datagram: &[u8]) -> Result<(Kind, u64, &[u8]), DropReason> {
     if header[..4] != MAGIC {
         return Err(DropReason::BadMagic);
     }
-    if header[4] != WIRE_VERSION || header[6] != 0 || header[7] != 0 {
+    if header[4] != WIRE_VERSION {
         return Err(DropReason::BadVersion);
     }
     let kind = match header[5] {
@@ -158,7 +159,7 @@ pub fn parse_header(datagram: &[u8]) -> Result<(Kind, u64, &[u8]), DropReason> {
         _ => return Err(DropReason::BadKind),
     };
     let mut counter = [0u8; 8];
-    counter.copy_from_slice(&header[8..16]);
+    counter[..6].copy_from_slice(&header[6..12]);
     Ok((kind, u64::from_le_bytes(counter), body))
 }
 
@@ -166,8 +167,7 @@ fn write_header(out: &mut Vec<u8>, kind: Kind, counter: u64) {
     out.extend_from_slice(&MAGIC);
     out.push(WIRE_VERSION);
     out.push(kind as u8);
-    out.extend_from_slice(&[0, 0]);
-    out.extend_from_slice(&counter.to_le_bytes());
+    out.extend_from_slice(&counter.to_le_bytes()[..6]);
 }
 
 /// Counters seen recently, to refuse replays.

@@ -15,7 +15,7 @@ use std::net::{SocketAddr, UdpSocket};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use crate::codec::{self, ChecksumSeen, Limits};
+use crate::codec::{self, Body, ChecksumSeen, Limits};
 use crate::secure::{
     self, Channel, DropReason, Initiator, Kind, DATAGRAM_MAX, DIGEST_LEN, PAYLOAD_MAX,
 };
@@ -36,8 +36,19 @@ pub const DELAYED_MAX: usize = 4096;
 /// Streams multiplexed inside a data packet (its first plaintext byte).
 const STREAM_GGRS: u8 = 0;
 const STREAM_CONTROL: u8 = 1;
-/// Several GGRS messages, each prefixed with its length as a u16.
+/// Several GGRS messages in the compact batch format of [`codec::encode_batch`].
 const STREAM_GGRS_BATCH: u8 = 2;
+
+/// GGRS messages waiting to leave for one peer.
+#[derive(Default)]
+struct Outbox {
+    magic: u16,
+    bodies: Vec<Body>,
+    /// Holds a message that should not wait (synchronization).
+    urgent: bool,
+    /// Flush calls since this outbox last sent.
+    age: u32,
+}
 
 /// Counters of one peer (or of all strangers together).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -159,6 +170,7 @@ pub struct SecureSocket {
     strangers: Traffic,
     stranger_bucket: Bucket,
     frame: i32,
+    max_prediction: i32,
     ggrs_inbox: Vec<(SocketAddr, ggrs::Message)>,
     control_inbox: VecDeque<(SocketAddr, Vec<u8>)>,
     checksums: Vec<(SocketAddr, ChecksumSeen)>,
@@ -169,8 +181,8 @@ pub struct SecureSocket {
     buf: Vec<u8>,
     plain: Vec<u8>,
     wire: Vec<u8>,
-    /// GGRS messages waiting for [`SecureSocket::flush`], per peer, already length-prefixed.
-    outbox: BTreeMap<SocketAddr, Vec<u8>>,
+    /// GGRS messages waiting for a flush, per peer.
+    outbox: BTreeMap<SocketAddr, Outbox>,
 }
 
 /// A shared handle to the session's socket.
@@ -217,6 +229,7 @@ impl SecureSocket {
             strangers: Traffic::default(),
             stranger_bucket: Bucket::new(STRANGER_RATE_PER_S, now),
             frame: 0,
+            max_prediction: 8,
             ggrs_inbox: Vec::new(),
             control_inbox: VecDeque::new(),
             checksums: Vec::new(),
@@ -250,6 +263,18 @@ impl SecureSocket {
     /// Our current frame, the reference for validating GGRS messages.
     pub fn set_frame(&mut self, frame: i32) {
         self.frame = frame;
+    }
+
+    /// GGRS's prediction window in this session (8 unless set).
+    pub fn set_max_prediction(&mut self, frames: usize) {
+        self.max_prediction = i32::try_from(frames).unwrap_or(8);
+    }
+
+    fn limits(&self) -> Limits {
+        Limits {
+            frame: self.frame,
+            max_prediction: self.max_prediction,
+        }
     }
 
     /// Starts (or restarts) a handshake with `addr`.
@@ -350,43 +375,102 @@ impl SecureSocket {
         self.send_stream(addr, STREAM_GGRS, bytes);
     }
 
-    /// Queues a GGRS message for `addr`; [`SecureSocket::flush`] sends the queue as one
-    /// datagram (or a few, if it outgrows one).
-    fn queue_ggrs(&mut self, addr: SocketAddr, message: &[u8]) {
-        let Ok(len) = u16::try_from(message.len()) else {
-            return self.count_drop(addr, DropReason::TooLong);
+    /// Queues a GGRS message for `addr`, merging it with what is already queued: only the
+    /// newest input message (it repeats every unacknowledged input), ack and quality message
+    /// matter, and a keep-alive is pointless next to anything else.
+    fn queue_ggrs(&mut self, addr: SocketAddr, message: &ggrs::Message) {
+        let mirror = match codec::mirror_of(message) {
+            Ok(mirror) => mirror,
+            Err(reason) => return self.count_drop(addr, reason),
         };
-        let queued = self.outbox.get(&addr).map_or(0, Vec::len);
-        if queued > 0 && 1 + queued + 2 + message.len() > PAYLOAD_MAX {
+        if self
+            .outbox
+            .get(&addr)
+            .is_some_and(|o| o.magic != mirror.magic && !o.bodies.is_empty())
+        {
             self.flush_peer(addr);
         }
-        let queue = self.outbox.entry(addr).or_default();
-        queue.extend_from_slice(&len.to_le_bytes());
-        queue.extend_from_slice(message);
+        let outbox = self.outbox.entry(addr).or_default();
+        outbox.magic = mirror.magic;
+        let body = mirror.body;
+        let same_kind =
+            |queued: &Body| std::mem::discriminant(queued) == std::mem::discriminant(&body);
+        match &body {
+            Body::Input(input) => {
+                // An input message acknowledges too: a queued ack it covers is redundant.
+                let ack = input.ack_frame;
+                outbox.bodies.retain(|queued| match queued {
+                    Body::InputAck { ack_frame } => *ack_frame > ack,
+                    queued => !same_kind(queued),
+                });
+            }
+            Body::InputAck { ack_frame } => {
+                let covered = outbox.bodies.iter().any(
+                    |queued| matches!(queued, Body::Input(input) if input.ack_frame >= *ack_frame),
+                );
+                if covered {
+                    return;
+                }
+                outbox.bodies.retain(|queued| !same_kind(queued));
+            }
+            Body::QualityReport { .. } | Body::QualityReply { .. } => {
+                outbox.bodies.retain(|queued| !same_kind(queued));
+            }
+            Body::KeepAlive if !outbox.bodies.is_empty() => return,
+            _ => {}
+        }
+        // Synchronization is a handshake of round trips: batching it would only slow the
+        // start. Quality replies wait like the rest (ping then includes the batching delay,
+        // which inputs suffer too).
+        outbox.urgent |= matches!(body, Body::SyncRequest { .. } | Body::SyncReply { .. });
+        outbox.bodies.push(body);
     }
 
-    /// Sends every peer's queued GGRS messages, one datagram per peer.
+    /// Sends every peer's queued GGRS messages now, one datagram per peer.
     pub fn flush(&mut self) {
-        let addrs: Vec<SocketAddr> = self
+        self.flush_every(1);
+    }
+
+    /// Sends the queued GGRS messages of every peer whose queue is `interval` calls old (or
+    /// holds something urgent). Called once per frame, this sends one datagram per peer
+    /// every `interval` frames.
+    pub fn flush_every(&mut self, interval: u32) {
+        let due: Vec<SocketAddr> = self
             .outbox
-            .iter()
-            .filter(|(_, q)| !q.is_empty())
-            .map(|(a, _)| *a)
+            .iter_mut()
+            .filter_map(|(addr, o)| {
+                o.age += 1;
+                (!o.bodies.is_empty() && (o.urgent || o.age >= interval)).then_some(*addr)
+            })
             .collect();
-        for addr in addrs {
+        for addr in due {
             self.flush_peer(addr);
         }
     }
 
     fn flush_peer(&mut self, addr: SocketAddr) {
-        let Some(mut queue) = self.outbox.remove(&addr) else {
+        let Some(mut outbox) = self.outbox.remove(&addr) else {
             return;
         };
-        if !queue.is_empty() {
-            self.send_stream(addr, STREAM_GGRS_BATCH, &queue);
+        let mut batch = Vec::new();
+        let mut start = 0;
+        while start < outbox.bodies.len() {
+            // Take as many messages as fit one datagram (at least one).
+            let mut end = outbox.bodies.len();
+            loop {
+                codec::encode_batch(outbox.magic, &outbox.bodies[start..end], &mut batch);
+                if batch.len() < PAYLOAD_MAX || end == start + 1 {
+                    break;
+                }
+                end = start + (end - start).div_ceil(2);
+            }
+            self.send_stream(addr, STREAM_GGRS_BATCH, &batch);
+            start = end;
         }
-        queue.clear();
-        self.outbox.insert(addr, queue);
+        outbox.bodies.clear();
+        outbox.urgent = false;
+        outbox.age = 0;
+        self.outbox.insert(addr, outbox);
     }
 
     /// Reads everything waiting, resends unanswered hellos and releases delayed datagrams.
@@ -577,26 +661,18 @@ impl SecureSocket {
         }
         let delivered = match plain.split_first() {
             Some((&STREAM_GGRS, body)) => self.deliver_ggrs(from, body),
-            Some((&STREAM_GGRS_BATCH, mut body)) => {
-                let mut framing = Ok(());
-                while !body.is_empty() {
-                    let Some((len, rest)) = body.split_first_chunk::<2>() else {
-                        framing = Err(DropReason::Malformed);
-                        break;
-                    };
-                    let len = usize::from(u16::from_le_bytes(*len));
-                    let Some((message, rest)) = rest.split_at_checked(len) else {
-                        framing = Err(DropReason::Malformed);
-                        break;
-                    };
-                    // One bad message costs only itself.
-                    if let Err(reason) = self.deliver_ggrs(from, message) {
-                        self.count_drop(from, reason);
+            Some((&STREAM_GGRS_BATCH, body)) => match codec::decode_batch(body) {
+                Ok(messages) => {
+                    for mirror in messages {
+                        // One bad message costs only itself.
+                        if let Err(reason) = self.deliver_mirror(from, mirror) {
+                            self.count_drop(from, reason);
+                        }
                     }
-                    body = rest;
+                    Ok(())
                 }
-                framing
-            }
+                Err(reason) => Err(reason),
+            },
             Some((&STREAM_CONTROL, body)) => {
                 self.control_inbox.push_back((from, body.to_vec()));
                 Ok(())
@@ -611,12 +687,26 @@ impl SecureSocket {
     }
 
     fn deliver_ggrs(&mut self, from: SocketAddr, message: &[u8]) -> Result<(), DropReason> {
-        let checked = codec::decode(message, Limits { frame: self.frame })?;
+        let checked = codec::decode(message, self.limits())?;
+        self.deliver_checked(from, checked);
+        Ok(())
+    }
+
+    fn deliver_mirror(
+        &mut self,
+        from: SocketAddr,
+        mirror: codec::Mirror,
+    ) -> Result<(), DropReason> {
+        let checked = codec::check(mirror, self.limits())?;
+        self.deliver_checked(from, checked);
+        Ok(())
+    }
+
+    fn deliver_checked(&mut self, from: SocketAddr, checked: codec::Checked) {
         if let Some(seen) = checked.checksum {
             self.checksums.push((from, seen));
         }
         self.ggrs_inbox.push((from, checked.message));
-        Ok(())
     }
 
     fn open_data(
@@ -720,12 +810,7 @@ pub struct GgrsSocket(pub Net);
 
 impl ggrs::NonBlockingSocket<SocketAddr> for GgrsSocket {
     fn send_to(&mut self, msg: &ggrs::Message, addr: &SocketAddr) {
-        let mut net = self.0.borrow_mut();
-        let mut body = Vec::new();
-        match codec::encode(msg, &mut body) {
-            Ok(()) => net.queue_ggrs(*addr, &body),
-            Err(reason) => net.count_drop(*addr, reason),
-        }
+        self.0.borrow_mut().queue_ggrs(*addr, msg);
     }
 
     fn receive_all_messages(&mut self) -> Vec<(SocketAddr, ggrs::Message)> {

@@ -26,6 +26,7 @@ pub fn run(args: &DemoArgs) -> Result<ExitCode> {
         peers: args.peers as usize,
         frames: args.frames,
         seed: args.seed,
+        bots: sim::Script::Human,
         loss_ppm: args.loss,
         latency: Duration::from_millis(args.latency),
         inject_desync: args.inject_desync.map(|(p, f)| (p as usize, f)),

