@@ -99,17 +99,12 @@ pub fn encode_inputs(frames: usize, size: usize) -> Vec<u8> {
 pub struct Limits {
     /// Our current frame (GGRS's `current_frame`).
     pub frame: i32,
-    /// GGRS's prediction window: how far back it can roll.
-    pub max_prediction: i32,
 }
 
 impl Limits {
-    /// Limits at `frame` with the default prediction window.
+    /// Limits at `frame`.
     pub fn at(frame: i32) -> Limits {
-        Limits {
-            frame,
-            max_prediction: 8,
-        }
+        Limits { frame }
     }
 }
 
@@ -166,7 +161,7 @@ pub fn check(mut mirror: Mirror, limits: Limits) -> Result<Checked, DropReason> 
     match &mut mirror.body {
         Body::Input(input) => {
             repaired = check_input(input, horizon)?;
-            repaired |= clamp_disconnects(input, limits);
+            repaired |= strip_disconnects(input);
         }
         Body::InputAck { ack_frame } => check_frame(*ack_frame, -1, horizon)?,
         Body::QualityReport {
@@ -333,25 +328,20 @@ fn check_frame(frame: i32, min: i32, horizon: i32) -> Result<(), DropReason> {
     }
 }
 
-/// A peer's report that a player disconnected at frame `f` makes GGRS roll back to `f + 1`,
-/// and GGRS panics when that is outside its prediction window (`cannot load frame outside of
-/// prediction window`). A lagging or hostile peer can report such a frame, so reports older
-/// than the window are moved to its edge. If that makes peers disagree about the disconnect
-/// frame, consensus names the divergence; nothing crashes. Returns whether it moved any.
-fn clamp_disconnects(input: &mut InputBody, limits: Limits) -> bool {
-    // Two frames of margin: GGRS may advance once more before it rolls back.
-    let floor = limits
-        .frame
-        .saturating_sub(limits.max_prediction)
-        .saturating_add(1);
-    let mut moved = false;
+/// A peer's report that a player disconnected at frame `f` makes GGRS disconnect that player
+/// here too and replay from `f + 1`. When we still had that player's inputs past `f`, GGRS
+/// panics: `cannot load frame outside of prediction window`, or, after its confirmed frame
+/// jumped past `f` in the same step, `requested_frame >= self.inputs[self.tail].frame`. A
+/// lagging, partitioned or hostile peer can send such reports. So reports of disconnects are
+/// removed: every peer decides a player is gone from its own silence timeout. Peers may then
+/// disconnect a player at different frames; consensus names that divergence, nothing crashes.
+/// Returns whether it removed any.
+fn strip_disconnects(input: &mut InputBody) -> bool {
+    let mut stripped = false;
     for status in &mut input.peer_connect_status {
-        if status.disconnected && status.last_frame < floor {
-            status.last_frame = floor.max(-1);
-            moved = true;
-        }
+        stripped |= std::mem::replace(&mut status.disconnected, false);
     }
-    moved
+    stripped
 }
 
 /// Checks an input message; cuts off frames past `horizon`. Returns whether it cut.
@@ -608,9 +598,9 @@ mod tests {
         }
     }
 
-    /// A disconnect reported further back than GGRS can roll is moved to the window's edge.
+    /// Peers' reports of disconnects are removed before GGRS sees them.
     #[test]
-    fn old_disconnects_are_clamped() {
+    fn disconnect_reports_are_stripped() {
         let mut body = input(100, 1);
         if let Body::Input(input) = &mut body {
             input.peer_connect_status[1] = ConnectionStatus {
@@ -627,8 +617,7 @@ mod tests {
         let Body::Input(input) = mirror.body else {
             panic!("still an input")
         };
-        assert_eq!(input.peer_connect_status[1].last_frame, 93);
-        assert!(input.peer_connect_status[1].disconnected);
+        assert!(input.peer_connect_status.iter().all(|s| !s.disconnected));
     }
 
     /// Our own long input messages (a lagging spectator's backlog) are cut to fit a datagram.

@@ -232,7 +232,6 @@ impl<G: Rollback + 'static> Session<G> {
                 .add_player(PlayerType::Spectator(*addr), seats.len() + i)
                 .map_err(SessionError::Setup)?;
         }
-        net.borrow_mut().set_max_prediction(options.max_prediction);
         let ggrs = builder
             .start_p2p_session(GgrsSocket(net.clone()))
             .map_err(SessionError::Setup)?;
@@ -255,9 +254,14 @@ impl<G: Rollback + 'static> Session<G> {
         })
     }
 
+    /// The socket validates GGRS messages against our current frame.
+    fn tell_net_where_we_are(&self) {
+        self.net.borrow_mut().set_frame(self.ggrs.current_frame());
+    }
+
     /// Reads the network and GGRS's events without advancing.
     pub fn poll(&mut self) {
-        self.net.borrow_mut().set_frame(self.ggrs.current_frame());
+        self.tell_net_where_we_are();
         self.ggrs.poll_remote_clients();
         self.net
             .borrow_mut()
@@ -279,7 +283,7 @@ impl<G: Rollback + 'static> Session<G> {
     }
 
     fn step_unflushed(&mut self, input: G::Input) -> Result<Step, SessionError> {
-        self.net.borrow_mut().set_frame(self.ggrs.current_frame());
+        self.tell_net_where_we_are();
         self.ggrs.poll_remote_clients();
         self.after_poll();
         if let Some(&seat) = self.left.first() {

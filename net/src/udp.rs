@@ -170,7 +170,6 @@ pub struct SecureSocket {
     strangers: Traffic,
     stranger_bucket: Bucket,
     frame: i32,
-    max_prediction: i32,
     ggrs_inbox: Vec<(SocketAddr, ggrs::Message)>,
     control_inbox: VecDeque<(SocketAddr, Vec<u8>)>,
     checksums: Vec<(SocketAddr, ChecksumSeen)>,
@@ -229,7 +228,6 @@ impl SecureSocket {
             strangers: Traffic::default(),
             stranger_bucket: Bucket::new(STRANGER_RATE_PER_S, now),
             frame: 0,
-            max_prediction: 8,
             ggrs_inbox: Vec::new(),
             control_inbox: VecDeque::new(),
             checksums: Vec::new(),
@@ -265,16 +263,8 @@ impl SecureSocket {
         self.frame = frame;
     }
 
-    /// GGRS's prediction window in this session (8 unless set).
-    pub fn set_max_prediction(&mut self, frames: usize) {
-        self.max_prediction = i32::try_from(frames).unwrap_or(8);
-    }
-
     fn limits(&self) -> Limits {
-        Limits {
-            frame: self.frame,
-            max_prediction: self.max_prediction,
-        }
+        Limits { frame: self.frame }
     }
 
     /// Starts (or restarts) a handshake with `addr`.
@@ -367,6 +357,12 @@ impl SecureSocket {
     /// Sends a control message to a peer whose link is up.
     pub fn send_control(&mut self, addr: SocketAddr, payload: &[u8]) {
         self.send_stream(addr, STREAM_CONTROL, payload);
+    }
+
+    /// The GGRS magic our messages to `addr` carry (known once GGRS sent one): lets tests and
+    /// fuzzers craft messages the peer's GGRS accepts as ours.
+    pub fn outgoing_magic(&self, addr: SocketAddr) -> Option<u16> {
+        self.outbox.get(&addr).map(|o| o.magic)
     }
 
     /// Seals `bytes` as a GGRS message to a peer, unchecked: what a hostile peer holding the

@@ -263,3 +263,92 @@ fn hostile_traffic_is_dropped_and_counted() {
         "no link under a wrong secret"
     );
 }
+
+/// A registered peer claims, in a well-formed input message, that another player left at
+/// frame 0. GGRS would roll back to frame 1, far outside its prediction window, and panic.
+/// The receiver must survive and finish the match (it may now disagree, which consensus names).
+#[test]
+fn a_false_early_disconnect_report_does_not_crash() {
+    let options = SessionOptions::default();
+    let digest = config_digest(sim::RULES_VERSION, &options);
+    let psk = [9u8; 32];
+    let nets: Vec<Net> = (0..3)
+        .map(|_| SecureSocket::bind(loopback(), psk, digest).expect("bind"))
+        .collect();
+    let addrs: Vec<SocketAddr> = nets.iter().map(|n| n.borrow().local_addr()).collect();
+    for (i, net) in nets.iter().enumerate() {
+        for (j, addr) in addrs.iter().enumerate() {
+            match i.cmp(&j) {
+                std::cmp::Ordering::Less => net.borrow_mut().connect(*addr),
+                std::cmp::Ordering::Greater => net.borrow_mut().expect(*addr),
+                std::cmp::Ordering::Equal => {}
+            }
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !(0..3).all(|i| (0..3).all(|j| i == j || nets[i].borrow().is_up(addrs[j]))) {
+        assert!(Instant::now() < deadline, "handshakes timed out");
+        for net in &nets {
+            net.borrow_mut().poll();
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let settings = Settings::standard(SEED, 3);
+    let mut sessions: Vec<Session<Game>> = (0..3)
+        .map(|me| {
+            let seats = (0..3)
+                .map(|s| {
+                    if s == me {
+                        Seat::Local
+                    } else {
+                        Seat::Remote(addrs[s])
+                    }
+                })
+                .collect();
+            Session::start(Game::new(settings), nets[me].clone(), seats, &[], options)
+                .expect("start")
+        })
+        .collect();
+    let mut lied = false;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while sessions[0].confirmed_hash(FRAMES).is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "seed {SEED}: seat 0 stalled after the false report"
+        );
+        for (seat, session) in sessions.iter_mut().enumerate() {
+            let frame = session.current_frame().max(0) as u32;
+            session
+                .step(Script::Human.input(SEED, frame, seat as u8))
+                .unwrap_or_else(|err| panic!("seed {SEED}: seat {seat}: {err}"));
+        }
+        let frame = sessions[1].current_frame();
+        let magic = nets[1].borrow().outgoing_magic(addrs[0]);
+        if let (false, true, Some(magic)) = (lied, frame > 200, magic) {
+            let status = |disconnected, last_frame| ConnectionStatus {
+                disconnected,
+                last_frame,
+            };
+            let lie = Mirror {
+                magic,
+                body: Body::Input(InputBody {
+                    peer_connect_status: vec![
+                        status(false, frame),
+                        status(false, frame),
+                        status(true, 0),
+                    ],
+                    disconnect_requested: false,
+                    start_frame: frame + 2,
+                    ack_frame: frame,
+                    bytes: net::codec::encode_inputs(1, 4),
+                }),
+            };
+            nets[1]
+                .borrow_mut()
+                .send_raw_ggrs(addrs[0], &lie.to_bytes());
+            lied = true;
+        }
+        std::thread::sleep(Duration::from_micros(300));
+    }
+    assert!(lied, "the false report must have been sent");
+}

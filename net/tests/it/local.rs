@@ -101,11 +101,11 @@ fn spectator_follows_to_the_end() {
 /// A player who quits mid-match is reported to everyone; the others play on to the end with
 /// its inputs idle, never panicking, or, when configured to, end the match cleanly.
 ///
-/// With three or more players GGRS rolls everyone back to the earliest frame any peer still
-/// had the leaver's input for. When that lies outside a peer's prediction window, GGRS would
-/// panic; `net::codec` moves such reports to the window's edge instead. The remaining peers
-/// may then disagree about the frame the leaver went idle. Consensus names that as a desync at
-/// or after the leaving frame, and it is never a crash.
+/// GGRS would have peers agree on the leaving frame by passing disconnect reports around, but
+/// it panics on such a report whenever it still holds later inputs of the leaver, so
+/// `net::codec` removes the reports and each peer goes by its own silence timeout. With three
+/// or more players the rest may then make the leaver idle from different frames: consensus
+/// names that as a desync at or after the leaving frame, and it is never a crash.
 #[test]
 fn a_player_leaving_is_reported_and_survived() {
     let mut o = options(2, 900, 21);
