@@ -184,17 +184,7 @@ pub fn run_local_match(options: &LocalMatchOptions) -> Result<LocalMatchReport, 
 
     let mut sessions = Vec::with_capacity(options.peers);
     for (me, net) in nets.iter().enumerate() {
-        let seats = addrs
-            .iter()
-            .enumerate()
-            .map(|(seat, addr)| {
-                if seat == me {
-                    Seat::Local
-                } else {
-                    Seat::Remote(*addr)
-                }
-            })
-            .collect();
+        let seats = Seat::table(&addrs, me);
         let spectators: Vec<SocketAddr> = match (&spectator_net, me) {
             (Some(s), 0) => vec![s.borrow().local_addr()],
             _ => Vec::new(),
@@ -442,18 +432,7 @@ pub fn play_plan(
             sync_time: Duration::ZERO,
         });
     };
-    let seats = plan
-        .players
-        .iter()
-        .enumerate()
-        .map(|(seat, addr)| {
-            if seat == me {
-                Seat::Local
-            } else {
-                Seat::Remote(*addr)
-            }
-        })
-        .collect();
+    let seats = Seat::table(&plan.players, me);
     let spectators: &[SocketAddr] = if me == 0 { &plan.spectators } else { &[] };
     let mut session = Session::start(
         Faulty {

@@ -95,6 +95,23 @@ pub enum Seat {
     Remote(SocketAddr),
 }
 
+impl Seat {
+    /// The seats of a match whose players are at `addrs` (by seat), seen from seat `me`.
+    pub fn table(addrs: &[SocketAddr], me: usize) -> Vec<Seat> {
+        addrs
+            .iter()
+            .enumerate()
+            .map(|(seat, addr)| {
+                if seat == me {
+                    Seat::Local
+                } else {
+                    Seat::Remote(*addr)
+                }
+            })
+            .collect()
+    }
+}
+
 /// Something the player should hear about.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SessionEvent {

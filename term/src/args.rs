@@ -184,8 +184,7 @@ impl From<InputsArg> for sim::Script {
     }
 }
 
-/// Exits with clap's usage-error status (2) and the `sim` subcommand's usage, for errors found
-/// after parsing.
+/// Exits with status 2 and the `sim` usage for settings the library refused.
 pub fn sim_usage_error(err: &sim::SettingsError) -> ! {
     let message = match err {
         sim::SettingsError::CreepsWithoutSwarm => {
@@ -193,24 +192,7 @@ pub fn sim_usage_error(err: &sim::SettingsError) -> ! {
         }
         other => other.to_string(),
     };
-    let mut cli = Cli::command();
-    cli.build();
-    let sub = cli
-        .find_subcommand_mut("sim")
-        .expect("the sim subcommand is defined above");
-    sub.error(clap::error::ErrorKind::ArgumentConflict, message)
-        .exit()
-}
-
-/// Exits with status 2 and the `demo` subcommand's usage, for errors found after parsing.
-pub fn demo_usage_error(message: &str) -> ! {
-    let mut cli = Cli::command();
-    cli.build();
-    let sub = cli
-        .find_subcommand_mut("demo")
-        .expect("the demo subcommand is defined above");
-    sub.error(clap::error::ErrorKind::ValueValidation, message)
-        .exit()
+    usage_error("sim", &message)
 }
 
 /// Exits with status 2 and `sub`'s usage, for errors found after parsing.

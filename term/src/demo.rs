@@ -13,10 +13,13 @@ use crate::args::{self, DemoArgs};
 pub fn run(args: &DemoArgs) -> Result<ExitCode> {
     if let Some((peer, _)) = args.inject_desync {
         if peer >= args.peers {
-            args::demo_usage_error(&format!(
-                "--inject-desync names peer {peer}, but peers are numbered 0 to {}",
-                args.peers - 1
-            ));
+            args::usage_error(
+                "demo",
+                &format!(
+                    "--inject-desync names peer {peer}, but peers are numbered 0 to {}",
+                    args.peers - 1
+                ),
+            );
         }
     }
     if !args.headless {

@@ -296,15 +296,7 @@ fn a_false_early_disconnect_report_does_not_crash() {
     let settings = Settings::standard(SEED, 3);
     let mut sessions: Vec<Session<Game>> = (0..3)
         .map(|me| {
-            let seats = (0..3)
-                .map(|s| {
-                    if s == me {
-                        Seat::Local
-                    } else {
-                        Seat::Remote(addrs[s])
-                    }
-                })
-                .collect();
+            let seats = Seat::table(&addrs, me);
             Session::start(Game::new(settings), nets[me].clone(), seats, &[], options)
                 .expect("start")
         })
