@@ -84,12 +84,12 @@ fn host_lines() -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// 2 and 4 peers as separate processes, plus a spectator with 2: every process ends with the
-/// same `result:` line, agreed, exit 0.
+/// 2 and 4 peers as separate processes, plus a spectator with 2, 600 frames at 60 Hz: every
+/// process ends with the same `result:` line, agreed, exit 0.
 #[test]
 fn host_join_spectate_as_processes() {
     for (players, spectate) in [(2u32, true), (4, false)] {
-        let (host, code) = start_host(players, 300);
+        let (host, code) = start_host(players, 600);
         let spectator = spectate.then(|| hltd(&["spectate", &code]).spawn().expect("spectate"));
         let joiners: Vec<Child> = (1..players)
             .map(|_| hltd(&["join", &code]).spawn().expect("join"))
@@ -129,7 +129,7 @@ fn host_join_spectate_as_processes() {
             .unwrap_or_default();
         assert!(
             host_result.starts_with(&format!(
-                "result: frames=300 peers={players} agreed=yes hash="
+                "result: frames=600 peers={players} agreed=yes hash="
             )),
             "{host_result}"
         );
