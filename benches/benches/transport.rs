@@ -8,7 +8,7 @@ use net::secure::{respond, Initiator};
 fn seal_open(c: &mut Criterion) {
     let psk = [3u8; 32];
     let digest = [4u8; 32];
-    let (initiator, hello) = Initiator::start(&psk, &digest).expect("start");
+    let (mut initiator, hello) = Initiator::start(&psk, &digest).expect("start");
     let (responder, welcome) = respond(&psk, &digest, &hello).expect("respond");
     let mut a = initiator.finish(&welcome).expect("finish").channel;
     let mut b = responder.channel;

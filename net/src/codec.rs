@@ -94,19 +94,53 @@ pub fn encode_inputs(frames: usize, size: usize) -> Vec<u8> {
     bitfield_rle::encode(&delta)
 }
 
+/// Who the sender is to us, which decides what it may send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// A player in our session.
+    Player,
+    /// A spectator of ours: it may acknowledge inputs, never send any (GGRS asserts
+    /// `player < num_players` on a spectator's input, in release builds too).
+    HostOfSpectator,
+    /// We spectate and it hosts: it sends inputs for a buffer of 60 frames, and never
+    /// checksum reports (a spectator's GGRS asserts desync detection is on when one comes).
+    SpectatorOfHost,
+}
+
 /// What the receiver knows when it checks a message.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
     /// Our current frame (GGRS's `current_frame`).
     pub frame: i32,
+    /// Our wall clock in milliseconds since the Unix epoch: quality replies echo a time we
+    /// sent, and GGRS's arithmetic on an absurd one overflows.
+    pub now_ms: u128,
+    /// The sender's role.
+    pub role: Role,
 }
 
 impl Limits {
-    /// Limits at `frame`.
+    /// Limits at `frame` for a player, at a fixed clock (tests).
     pub fn at(frame: i32) -> Limits {
-        Limits { frame }
+        Limits {
+            frame,
+            now_ms: 1_700_000_000_000,
+            role: Role::Player,
+        }
     }
 }
+
+/// A quality reply's echoed time must lie within this window before now (or a second after,
+/// for clock steps).
+pub const PONG_AGE_MAX_MS: u128 = 10_000;
+/// Checksum reports older than our frame by more than this are dropped: GGRS keeps every
+/// report it cannot match, so very old ones would pile up.
+pub const CHECKSUM_AGE_MAX: i32 = 128;
+/// GGRS spectators keep inputs in a ring of 60 frames: a host's inputs may reach this far
+/// past the spectator's frame.
+pub const SPECTATOR_FRAMES_AHEAD_MAX: i32 = 50;
+/// Messages one batch may carry.
+pub const BATCH_MESSAGES_MAX: usize = 64;
 
 /// A checksum a peer reported for one of its confirmed frames.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -155,10 +189,20 @@ pub fn decode(bytes: &[u8], limits: Limits) -> Result<Checked, DropReason> {
 /// # Errors
 /// [`DropReason::Invalid`] when the message could harm or mislead GGRS.
 pub fn check(mut mirror: Mirror, limits: Limits) -> Result<Checked, DropReason> {
-    let horizon = limits.frame.saturating_add(FRAMES_AHEAD_MAX);
+    let ahead = match limits.role {
+        Role::SpectatorOfHost => SPECTATOR_FRAMES_AHEAD_MAX,
+        Role::Player | Role::HostOfSpectator => FRAMES_AHEAD_MAX,
+    };
+    let horizon = limits.frame.saturating_add(ahead);
     let mut checksum = None;
     let mut repaired = false;
     match &mut mirror.body {
+        Body::Input(_) if limits.role == Role::HostOfSpectator => {
+            return Err(DropReason::Invalid);
+        }
+        Body::ChecksumReport { .. } if limits.role == Role::SpectatorOfHost => {
+            return Err(DropReason::Invalid);
+        }
         Body::Input(input) => {
             repaired = check_input(input, horizon)?;
             repaired |= strip_disconnects(input);
@@ -175,13 +219,20 @@ pub fn check(mut mirror: Mirror, limits: Limits) -> Result<Checked, DropReason> 
             checksum: sum,
             frame,
         } => {
-            check_frame(*frame, 0, horizon)?;
+            let oldest = limits.frame.saturating_sub(CHECKSUM_AGE_MAX).max(0);
+            check_frame(*frame, oldest, horizon)?;
             checksum = Some(ChecksumSeen {
                 frame: *frame,
                 checksum: *sum,
             });
         }
-        Body::SyncRequest { .. } | Body::SyncReply { .. } | Body::QualityReply { .. } => {}
+        Body::QualityReply { pong } => {
+            let oldest = limits.now_ms.saturating_sub(PONG_AGE_MAX_MS);
+            if !(oldest..=limits.now_ms.saturating_add(1000)).contains(pong) {
+                return Err(DropReason::Invalid);
+            }
+        }
+        Body::SyncRequest { .. } | Body::SyncReply { .. } => {}
         Body::KeepAlive => {}
     }
     let bytes = bincode::serde::encode_to_vec(&mirror, CONFIG).map_err(|_| DropReason::Invalid)?;
@@ -309,6 +360,9 @@ pub fn decode_batch(bytes: &[u8]) -> Result<Vec<Mirror>, DropReason> {
                 .map_err(|_| DropReason::Malformed)?;
             messages.push(Mirror { magic, body });
             rest = &rest[used..];
+        }
+        if messages.len() > BATCH_MESSAGES_MAX {
+            return Err(DropReason::Malformed);
         }
     }
     Ok(messages)
@@ -473,7 +527,9 @@ mod tests {
                 frame_advantage: -3,
                 ping: 99,
             },
-            Body::QualityReply { pong: 7 },
+            Body::QualityReply {
+                pong: 1_700_000_000_000 - 5,
+            },
             Body::ChecksumReport {
                 checksum: 0xABCD,
                 frame: 12,
@@ -642,6 +698,60 @@ mod tests {
         let mut out = Vec::new();
         encode_batch(1, &[Body::Input(body)], &mut out);
         assert!(out.len() < PAYLOAD_MAX);
+    }
+
+    /// What a message may carry depends on who sends it, and echoed times must be recent.
+    #[test]
+    fn roles_and_clock() {
+        let from_spectator = Limits {
+            role: Role::HostOfSpectator,
+            ..Limits::at(50)
+        };
+        assert_eq!(
+            decode(&wire(input(50, 1)), from_spectator).map(|_| ()),
+            Err(DropReason::Invalid),
+            "a spectator never sends inputs"
+        );
+        assert!(decode(&wire(Body::InputAck { ack_frame: 40 }), from_spectator).is_ok());
+        let from_host = Limits {
+            role: Role::SpectatorOfHost,
+            ..Limits::at(50)
+        };
+        let report = Body::ChecksumReport {
+            checksum: 1,
+            frame: 45,
+        };
+        assert_eq!(
+            decode(&wire(report.clone()), from_host).map(|_| ()),
+            Err(DropReason::Invalid)
+        );
+        assert!(decode(&wire(report), Limits::at(50)).is_ok());
+        assert_eq!(
+            decode(&wire(input(50, 60)), from_host).map(|c| c.repaired),
+            Ok(true),
+            "a spectator's inputs stop 50 frames ahead"
+        );
+        let now = Limits::at(0).now_ms;
+        for (pong, ok) in [
+            (now - 100, true),
+            (0, false),
+            (now + 60_000, false),
+            (u128::MAX, false),
+        ] {
+            assert_eq!(
+                decode(&wire(Body::QualityReply { pong }), Limits::at(0)).is_ok(),
+                ok,
+                "pong {pong}"
+            );
+        }
+        let old = Body::ChecksumReport {
+            checksum: 1,
+            frame: 10,
+        };
+        assert_eq!(
+            decode(&wire(old), Limits::at(500)).map(|_| ()),
+            Err(DropReason::Invalid)
+        );
     }
 
     #[test]

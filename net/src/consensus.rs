@@ -173,7 +173,12 @@ impl Consensus {
 
     /// The newest frame on which all checksums agreed, while no disagreement was seen.
     pub fn agreed_up_to(&self) -> Option<i32> {
-        self.agreed
+        // Frames are decided out of order: an agreement found before a verdict on an earlier
+        // frame must not claim frames past that verdict.
+        match &self.verdict {
+            Some(v) => self.agreed.filter(|&a| a < v.frame),
+            None => self.agreed,
+        }
     }
 
     /// The first disagreement, if any.
@@ -253,6 +258,20 @@ mod tests {
             Some(10),
             "frame 11 waits for our own checksum"
         );
+    }
+
+    /// A disagreement decided after a later agreement caps what counts as agreed.
+    #[test]
+    fn late_verdicts_cap_agreement() {
+        let mut c = Consensus::new(2, 0);
+        c.saved(3, 1);
+        c.saved(5, 7);
+        c.confirm(5);
+        c.reported(1, 5, 7);
+        assert_eq!(c.agreed_up_to(), Some(5));
+        c.reported(1, 3, 2);
+        assert_eq!(c.verdict().map(|v| v.frame), Some(3));
+        assert_eq!(c.agreed_up_to(), None, "nothing at or after frame 3 counts as agreed");
     }
 
     /// A frame whose report was lost stays undecided without holding up later frames.

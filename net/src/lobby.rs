@@ -23,6 +23,7 @@ pub const SPECTATORS_MAX: usize = 4;
 const JOIN: u8 = 1;
 const ROSTER: u8 = 2;
 const READY: u8 = 3;
+const FULL: u8 = 4;
 
 /// What a joiner wants to do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -223,12 +224,14 @@ pub fn host(
             match message.first().copied() {
                 Some(JOIN) if !plan.players.contains(&from) && !plan.spectators.contains(&from) => {
                     let full = plan.players.len() == players;
-                    if message.get(1) == Some(&1) && plan.spectators.len() < SPECTATORS_MAX && !full
-                    {
+                    let watching = message.get(1) == Some(&1);
+                    if full || (watching && plan.spectators.len() >= SPECTATORS_MAX) {
+                        net.borrow_mut().send_control(from, &[FULL]);
+                    } else if watching {
                         plan.spectators.push(from);
                         last_send = Instant::now() - RESEND;
                         progress(Progress::Watching(from));
-                    } else if !full {
+                    } else {
                         last_send = Instant::now() - RESEND;
                         plan.players.push(from);
                         ready.push(false);
@@ -300,8 +303,14 @@ pub fn join(net: &Net, host: SocketAddr, role: Role, wait: Duration) -> Result<P
             continue;
         }
         while let Some((from, message)) = net.borrow_mut().next_control() {
+            if from != host {
+                continue;
+            }
+            if message.first() == Some(&FULL) && plan.is_none() {
+                return Err(LobbyError::Full);
+            }
             // A roster without the start flag means: seats are still filling.
-            if let (true, Some((_, true, started))) = (from == host, decode_roster(&message)) {
+            if let Some((_, true, started)) = decode_roster(&message) {
                 plan = Some(started);
             }
         }

@@ -358,7 +358,7 @@ impl Initiator {
     ///
     /// # Errors
     /// The [`DropReason`] if the welcome is malformed or not from a holder of the secret.
-    pub fn finish(mut self, datagram: &[u8]) -> Result<Established, DropReason> {
+    pub fn finish(&mut self, datagram: &[u8]) -> Result<Established, DropReason> {
         let (kind, _, body) = parse_header(datagram)?;
         if kind != Kind::Welcome || body.len() != NOISE_MSG_LEN {
             return Err(DropReason::HandshakeFailed);
@@ -428,7 +428,7 @@ mod tests {
     const DIGEST: [u8; DIGEST_LEN] = [9; DIGEST_LEN];
 
     fn pair() -> (Channel, Channel) {
-        let (initiator, hello) = Initiator::start(&PSK, &DIGEST).expect("start");
+        let (mut initiator, hello) = Initiator::start(&PSK, &DIGEST).expect("start");
         let (responder, welcome) = respond(&PSK, &DIGEST, &hello).expect("respond");
         let initiator = initiator.finish(&welcome).expect("finish");
         assert_eq!(initiator.peer_digest, DIGEST);
@@ -496,7 +496,7 @@ mod tests {
             respond(&[8; 32], &DIGEST, &hello).map(|_| ()),
             Err(DropReason::HandshakeFailed)
         );
-        let (initiator, hello) = Initiator::start(&PSK, &DIGEST).expect("start");
+        let (mut initiator, hello) = Initiator::start(&PSK, &DIGEST).expect("start");
         let (responder, welcome) = respond(&PSK, &[1; DIGEST_LEN], &hello).expect("respond");
         assert_eq!(responder.peer_digest, DIGEST);
         let done = initiator.finish(&welcome).expect("finish");

@@ -245,6 +245,7 @@ impl<G: Rollback + 'static> Session<G> {
                 .map_err(SessionError::Setup)?;
         }
         for (i, addr) in spectators.iter().enumerate() {
+            net.borrow_mut().set_spectator(*addr);
             builder = builder
                 .add_player(PlayerType::Spectator(*addr), seats.len() + i)
                 .map_err(SessionError::Setup)?;
@@ -574,6 +575,7 @@ impl<G: Rollback + 'static> Spectator<G> {
             .with_max_prediction_window(options.max_prediction)
             .with_disconnect_timeout(options.disconnect_timeout)
             .start_spectator_session(host, GgrsSocket(net.clone()));
+        net.borrow_mut().set_spectating(true);
         Ok(Spectator {
             ggrs,
             net,

@@ -26,12 +26,25 @@ pub const RECV_BATCH_MAX: usize = 1024;
 pub const PEERS_MAX: usize = 32;
 /// Handshake hellos are resent this often until answered.
 pub const HELLO_RESEND: Duration = Duration::from_millis(200);
-/// Datagrams per second one peer may send before the excess is dropped.
-pub const PEER_RATE_PER_S: u32 = 4000;
 /// Handshake hellos per second accepted from strangers, all together.
 pub const STRANGER_RATE_PER_S: u32 = 50;
 /// Datagrams held back by simulated latency at most.
 pub const DELAYED_MAX: usize = 4096;
+/// Failed datagrams per second one peer's address may cost us before the excess is dropped
+/// unread. Only failures count, so a spoofer cannot starve the real peer's traffic.
+pub const JUNK_RATE_PER_S: u32 = 2000;
+/// A stranger whose handshake completed but who sent nothing authentic within this time may
+/// be forgotten to make room: replayed hellos cannot fill the peer table.
+pub const HALF_OPEN_GRACE: Duration = Duration::from_secs(5);
+/// Messages waiting in each inbox at most (control, GGRS, checksums): bounds what a peer can
+/// make us hold between polls.
+pub const INBOX_MAX: usize = 4096;
+/// Control messages waiting at most.
+pub const CONTROL_INBOX_MAX: usize = 64;
+/// GGRS messages queued for one peer at most before they are sent.
+pub const OUTBOX_MAX: usize = 128;
+/// Hellos remembered per peer, so a repeated one is answered again instead of re-keying.
+const HELLOS_REMEMBERED: usize = 4;
 
 /// Streams multiplexed inside a data packet (its first plaintext byte).
 const STREAM_GGRS: u8 = 0;
@@ -94,8 +107,10 @@ enum Link {
         /// A newer handshake's channel, adopted when data arrives under it (so a replayed
         /// hello cannot replace a working channel).
         pending: Option<Channel>,
-        /// The hello we answered last and our welcome, resent if the same hello comes again.
-        answered: Option<(Vec<u8>, Vec<u8>)>,
+        /// Noise messages of hellos we answered, with our welcomes: a repeated hello (a
+        /// retransmission or a replay, whatever its unauthenticated header says) gets its
+        /// welcome again and changes nothing.
+        answered: Vec<(Vec<u8>, Vec<u8>)>,
     },
     /// The handshake showed a different configuration; everything from it is dropped.
     Refused,
@@ -104,7 +119,24 @@ enum Link {
 struct Peer {
     link: Link,
     traffic: Traffic,
-    bucket: Bucket,
+    /// Budget for datagrams that fail.
+    junk: Bucket,
+    /// It proved it holds the keys (sent authentic data, or answered our hello).
+    authentic: bool,
+    /// When it was added.
+    since: Instant,
+}
+
+impl Peer {
+    fn new(link: Link, now: Instant) -> Peer {
+        Peer {
+            link,
+            traffic: Traffic::default(),
+            junk: Bucket::new(JUNK_RATE_PER_S, now),
+            authentic: false,
+            since: now,
+        }
+    }
 }
 
 /// A token bucket: `rate` tokens per second, at most `rate` in store.
@@ -124,13 +156,22 @@ impl Bucket {
         }
     }
 
-    fn take(&mut self, now: Instant) -> bool {
+    fn refill(&mut self, now: Instant) {
         let elapsed_ms = now.saturating_duration_since(self.at).as_millis();
         let refill = (elapsed_ms * u128::from(self.rate) / 1000).min(u128::from(self.rate)) as u32;
         if refill > 0 {
             self.tokens = (self.tokens + refill).min(self.rate);
             self.at = now;
         }
+    }
+
+    fn has_tokens(&mut self, now: Instant) -> bool {
+        self.refill(now);
+        self.tokens > 0
+    }
+
+    fn take(&mut self, now: Instant) -> bool {
+        self.refill(now);
         if self.tokens == 0 {
             return false;
         }
@@ -170,6 +211,8 @@ pub struct SecureSocket {
     strangers: Traffic,
     stranger_bucket: Bucket,
     frame: i32,
+    spectators: std::collections::BTreeSet<SocketAddr>,
+    spectating: bool,
     ggrs_inbox: Vec<(SocketAddr, ggrs::Message)>,
     control_inbox: VecDeque<(SocketAddr, Vec<u8>)>,
     checksums: Vec<(SocketAddr, ChecksumSeen)>,
@@ -228,6 +271,8 @@ impl SecureSocket {
             strangers: Traffic::default(),
             stranger_bucket: Bucket::new(STRANGER_RATE_PER_S, now),
             frame: 0,
+            spectators: std::collections::BTreeSet::new(),
+            spectating: false,
             ggrs_inbox: Vec::new(),
             control_inbox: VecDeque::new(),
             checksums: Vec::new(),
@@ -263,8 +308,32 @@ impl SecureSocket {
         self.frame = frame;
     }
 
-    fn limits(&self) -> Limits {
-        Limits { frame: self.frame }
+    fn limits(&self, from: SocketAddr) -> Limits {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        Limits {
+            frame: self.frame,
+            now_ms,
+            role: if self.spectating {
+                codec::Role::SpectatorOfHost
+            } else if self.spectators.contains(&from) {
+                codec::Role::HostOfSpectator
+            } else {
+                codec::Role::Player
+            },
+        }
+    }
+
+    /// Marks `addr` as a spectator of ours: it may acknowledge inputs but never send any.
+    pub fn set_spectator(&mut self, addr: SocketAddr) {
+        self.spectators.insert(addr);
+    }
+
+    /// Marks this socket as a spectator's: its one peer is the host, who never sends
+    /// checksum reports to spectators, and the spectator's input buffer is short.
+    pub fn set_spectating(&mut self, spectating: bool) {
+        self.spectating = spectating;
     }
 
     /// Starts (or restarts) a handshake with `addr`.
@@ -281,14 +350,7 @@ impl SecureSocket {
         match self.peers.get_mut(&addr) {
             Some(peer) => peer.link = link,
             None => {
-                self.peers.insert(
-                    addr,
-                    Peer {
-                        link,
-                        traffic: Traffic::default(),
-                        bucket: Bucket::new(PEER_RATE_PER_S, now),
-                    },
-                );
+                self.peers.insert(addr, Peer::new(link, now));
             }
         }
         self.send_raw(addr, &hello);
@@ -297,11 +359,9 @@ impl SecureSocket {
     /// Accepts a hello from `addr` (a peer we know of that will connect to us).
     pub fn expect(&mut self, addr: SocketAddr) {
         let now = Instant::now();
-        self.peers.entry(addr).or_insert_with(|| Peer {
-            link: Link::Expected,
-            traffic: Traffic::default(),
-            bucket: Bucket::new(PEER_RATE_PER_S, now),
-        });
+        self.peers
+            .entry(addr)
+            .or_insert_with(|| Peer::new(Link::Expected, now));
     }
 
     /// Whether the link to `addr` is up.
@@ -386,6 +446,13 @@ impl SecureSocket {
         {
             self.flush_peer(addr);
         }
+        if self
+            .outbox
+            .get(&addr)
+            .is_some_and(|o| o.bodies.len() >= OUTBOX_MAX)
+        {
+            self.flush_peer(addr);
+        }
         let outbox = self.outbox.entry(addr).or_default();
         outbox.magic = mirror.magic;
         let body = mirror.body;
@@ -451,8 +518,8 @@ impl SecureSocket {
         let mut batch = Vec::new();
         let mut start = 0;
         while start < outbox.bodies.len() {
-            // Take as many messages as fit one datagram (at least one).
-            let mut end = outbox.bodies.len();
+            // Take as many messages as fit one datagram (at least one, at most a chunk).
+            let mut end = outbox.bodies.len().min(start + codec::BATCH_MESSAGES_MAX);
             loop {
                 codec::encode_batch(outbox.magic, &outbox.bodies[start..end], &mut batch);
                 if batch.len() < PAYLOAD_MAX || end == start + 1 {
@@ -516,17 +583,36 @@ impl SecureSocket {
         let Some(peer) = self.peers.get_mut(&from) else {
             return self.on_stranger(from, kind, datagram, now);
         };
-        if !peer.bucket.take(now) {
+        if !peer.junk.has_tokens(now) {
             return peer.traffic.drop(DropReason::RateLimited);
         }
+        let dropped_before = peer.traffic.dropped_total();
         match kind {
             Kind::Hello => self.on_hello(from, datagram),
             Kind::Welcome => self.on_welcome(from, datagram),
             Kind::Data => self.on_data(from, datagram),
         }
+        if let Some(peer) = self.peers.get_mut(&from) {
+            if peer.traffic.dropped_total() > dropped_before {
+                peer.junk.take(now);
+            }
+        }
+    }
+
+    /// Forgets strangers whose handshake completed but who never sent anything authentic.
+    fn evict_half_open(&mut self, now: Instant) {
+        self.peers.retain(|_, peer| {
+            let half_open = !peer.authentic
+                && matches!(peer.link, Link::Up { .. } | Link::Refused)
+                && now.saturating_duration_since(peer.since) >= HALF_OPEN_GRACE;
+            !half_open
+        });
     }
 
     fn on_stranger(&mut self, from: SocketAddr, kind: Kind, datagram: &[u8], now: Instant) {
+        if self.accepting && kind == Kind::Hello && self.peers.len() >= PEERS_MAX {
+            self.evict_half_open(now);
+        }
         if !self.accepting || kind != Kind::Hello || self.peers.len() >= PEERS_MAX {
             return self.strangers.drop(DropReason::UnknownSource);
         }
@@ -542,17 +628,10 @@ impl SecureSocket {
                     Link::Up {
                         channel: done.channel,
                         pending: None,
-                        answered: Some((datagram.to_vec(), welcome.clone())),
+                        answered: vec![(noise_part(datagram).to_vec(), welcome.clone())],
                     }
                 };
-                self.peers.insert(
-                    from,
-                    Peer {
-                        link,
-                        traffic: Traffic::default(),
-                        bucket: Bucket::new(PEER_RATE_PER_S, now),
-                    },
-                );
+                self.peers.insert(from, Peer::new(link, now));
                 self.count_received(from, datagram.len());
                 self.send_raw(from, &welcome);
                 self.events.push_back(if mismatch {
@@ -576,13 +655,13 @@ impl SecureSocket {
             Link::Connecting { .. } if local < from => {
                 return peer.traffic.drop(DropReason::HandshakeFailed);
             }
-            Link::Up {
-                answered: Some((hello, welcome)),
-                ..
-            } if hello.as_slice() == datagram => {
-                let welcome = welcome.clone();
-                self.count_received(from, datagram.len());
-                return self.send_raw(from, &welcome);
+            Link::Up { answered, .. } => {
+                let body = noise_part(datagram);
+                if let Some((_, welcome)) = answered.iter().find(|(hello, _)| hello == body) {
+                    let welcome = welcome.clone();
+                    self.count_received(from, datagram.len());
+                    return self.send_raw(from, &welcome);
+                }
             }
             _ => {}
         }
@@ -599,13 +678,16 @@ impl SecureSocket {
                     pending, answered, ..
                 } => {
                     *pending = Some(done.channel);
-                    *answered = Some((datagram.to_vec(), welcome.clone()));
+                    if answered.len() == HELLOS_REMEMBERED {
+                        answered.remove(0);
+                    }
+                    answered.push((noise_part(datagram).to_vec(), welcome.clone()));
                 }
                 link => {
                     *link = Link::Up {
                         channel: done.channel,
                         pending: None,
-                        answered: Some((datagram.to_vec(), welcome.clone())),
+                        answered: vec![(noise_part(datagram).to_vec(), welcome.clone())],
                     };
                     self.events.push_back(LinkEvent::Up(from));
                 }
@@ -619,32 +701,28 @@ impl SecureSocket {
         let Some(peer) = self.peers.get_mut(&from) else {
             return;
         };
-        if !matches!(peer.link, Link::Connecting { .. }) {
+        let Link::Connecting { initiator, .. } = &mut peer.link else {
             return peer.traffic.drop(DropReason::HandshakeFailed);
-        }
-        let Link::Connecting { initiator, .. } = std::mem::replace(&mut peer.link, Link::Refused)
-        else {
-            return;
         };
         match initiator.finish(datagram) {
             Ok(done) if done.peer_digest == self.digest => {
                 peer.link = Link::Up {
                     channel: done.channel,
                     pending: None,
-                    answered: None,
+                    answered: Vec::new(),
                 };
+                peer.authentic = true;
                 self.events.push_back(LinkEvent::Up(from));
                 self.count_received(from, datagram.len());
             }
             Ok(_) => {
+                peer.link = Link::Refused;
                 peer.traffic.drop(DropReason::ConfigMismatch);
                 self.events.push_back(LinkEvent::ConfigMismatch(from));
             }
-            Err(reason) => {
-                // A forged or broken welcome: keep waiting for the real one.
-                peer.traffic.drop(reason);
-                self.connect(from);
-            }
+            // A forged or broken welcome: the handshake state is unchanged (snow restores it
+            // on a failed read), so keep waiting for the real one.
+            Err(reason) => peer.traffic.drop(reason),
         }
     }
 
@@ -670,6 +748,9 @@ impl SecureSocket {
                 Err(reason) => Err(reason),
             },
             Some((&STREAM_CONTROL, body)) => {
+                if self.control_inbox.len() >= CONTROL_INBOX_MAX {
+                    return self.count_drop(from, DropReason::RateLimited);
+                }
                 self.control_inbox.push_back((from, body.to_vec()));
                 Ok(())
             }
@@ -683,7 +764,7 @@ impl SecureSocket {
     }
 
     fn deliver_ggrs(&mut self, from: SocketAddr, message: &[u8]) -> Result<(), DropReason> {
-        let checked = codec::decode(message, self.limits())?;
+        let checked = codec::decode(message, self.limits(from))?;
         self.deliver_checked(from, checked);
         Ok(())
     }
@@ -693,14 +774,19 @@ impl SecureSocket {
         from: SocketAddr,
         mirror: codec::Mirror,
     ) -> Result<(), DropReason> {
-        let checked = codec::check(mirror, self.limits())?;
+        let checked = codec::check(mirror, self.limits(from))?;
         self.deliver_checked(from, checked);
         Ok(())
     }
 
     fn deliver_checked(&mut self, from: SocketAddr, checked: codec::Checked) {
+        if self.ggrs_inbox.len() >= INBOX_MAX {
+            return self.count_drop(from, DropReason::RateLimited);
+        }
         if let Some(seen) = checked.checksum {
-            self.checksums.push((from, seen));
+            if self.checksums.len() < INBOX_MAX {
+                self.checksums.push((from, seen));
+            }
         }
         self.ggrs_inbox.push((from, checked.message));
     }
@@ -722,16 +808,20 @@ impl SecureSocket {
                 DropReason::NotAuthentic
             });
         };
-        match channel.open(datagram, plain) {
+        let opened = match channel.open(datagram, plain) {
             Ok(()) => Ok(()),
             Err(first) => match pending.as_mut().map(|p| p.open(datagram, plain)) {
                 Some(Ok(())) => {
-                    *channel = pending.take().expect("checked above");
+                    if let Some(newer) = pending.take() {
+                        *channel = newer;
+                    }
                     Ok(())
                 }
                 _ => Err(first),
             },
-        }
+        };
+        peer.authentic |= opened.is_ok();
+        opened
     }
 
     fn count_drop(&mut self, from: SocketAddr, reason: DropReason) {
@@ -799,6 +889,11 @@ impl SecureSocket {
             let _ = self.socket.send_to(&datagram, addr);
         }
     }
+}
+
+/// The Noise message of a handshake datagram (after the unauthenticated header).
+fn noise_part(datagram: &[u8]) -> &[u8] {
+    datagram.get(secure::HEADER_LEN..).unwrap_or(&[])
 }
 
 /// GGRS's view of the socket.

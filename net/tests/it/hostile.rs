@@ -344,3 +344,123 @@ fn a_false_early_disconnect_report_does_not_crash() {
     }
     assert!(lied, "the false report must have been sent");
 }
+
+/// Three well-formed messages that crash GGRS unless stopped first: a spectator sending the
+/// host an input (GGRS asserts in release builds), a player's quality reply echoing time 0
+/// (overflows GGRS's ping arithmetic in debug builds), and a host sending its spectator a
+/// checksum report (a spectator's GGRS asserts in debug builds). Each peer plays on.
+#[test]
+fn role_and_clock_attacks_do_not_crash() {
+    for attack in 0..3 {
+        let options = SessionOptions::default();
+        let digest = config_digest(sim::RULES_VERSION, &options);
+        let psk = [3u8; 32];
+        let nets: Vec<Net> = (0..2)
+            .map(|_| SecureSocket::bind(loopback(), psk, digest).expect("bind"))
+            .collect();
+        let watcher = SecureSocket::bind(loopback(), psk, digest).expect("bind");
+        let addrs: Vec<SocketAddr> = nets.iter().map(|n| n.borrow().local_addr()).collect();
+        let watcher_addr = watcher.borrow().local_addr();
+        nets[1].borrow_mut().expect(addrs[0]);
+        nets[0].borrow_mut().connect(addrs[1]);
+        nets[0].borrow_mut().set_accepting(true);
+        watcher.borrow_mut().connect(addrs[0]);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !(nets[0].borrow().is_up(addrs[1])
+            && nets[1].borrow().is_up(addrs[0])
+            && watcher.borrow().is_up(addrs[0]))
+        {
+            assert!(
+                Instant::now() < deadline,
+                "attack {attack}: handshakes timed out"
+            );
+            for net in nets.iter().chain([&watcher]) {
+                net.borrow_mut().poll();
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        nets[0].borrow_mut().set_accepting(false);
+        let settings = Settings::standard(SEED, 2);
+        let start = |me: usize, spectators: &[SocketAddr]| {
+            Session::start(
+                Game::new(settings),
+                nets[me].clone(),
+                Seat::table(&addrs, me),
+                spectators,
+                options,
+            )
+            .expect("start")
+        };
+        let mut host = start(0, &[watcher_addr]);
+        let mut guest = start(1, &[]);
+        let mut spectator = net::session::Spectator::start(
+            Game::new(settings),
+            watcher.clone(),
+            addrs[0],
+            2,
+            options,
+        )
+        .expect("spectator");
+        for frame in 0..400u32 {
+            host.step(Script::Human.input(SEED, frame, 0))
+                .expect("host steps");
+            guest
+                .step(Script::Human.input(SEED, frame, 1))
+                .expect("guest steps");
+            spectator.step().expect("spectator steps");
+            if frame == 200 {
+                let (from, to) = match attack {
+                    0 => (&watcher, addrs[0]),
+                    1 => (&nets[1], addrs[0]),
+                    _ => (&nets[0], watcher_addr),
+                };
+                let magic = from
+                    .borrow()
+                    .outgoing_magic(to)
+                    .expect("GGRS has sent a message");
+                let body = match attack {
+                    0 => Body::Input(InputBody {
+                        peer_connect_status: vec![
+                            ConnectionStatus {
+                                disconnected: false,
+                                last_frame: -1
+                            };
+                            2
+                        ],
+                        disconnect_requested: false,
+                        start_frame: 0,
+                        ack_frame: -1,
+                        bytes: net::codec::encode_inputs(1, 4),
+                    }),
+                    1 => Body::QualityReply { pong: 0 },
+                    _ => Body::ChecksumReport {
+                        checksum: 1,
+                        frame: 1,
+                    },
+                };
+                from.borrow_mut()
+                    .send_raw_ggrs(to, &Mirror { magic, body }.to_bytes());
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let invalid = |net: &Net, from: SocketAddr| {
+            net.borrow()
+                .traffic(from)
+                .and_then(|t| t.dropped.get(&DropReason::Invalid).copied())
+                .unwrap_or(0)
+        };
+        let dropped = match attack {
+            0 => invalid(&nets[0], watcher_addr),
+            1 => invalid(&nets[0], addrs[1]),
+            _ => invalid(&watcher, addrs[0]),
+        };
+        assert!(
+            dropped >= 1,
+            "attack {attack}: the message must be dropped as invalid"
+        );
+        assert!(
+            host.current_frame() > 300,
+            "attack {attack}: the host plays on"
+        );
+    }
+}
