@@ -271,7 +271,11 @@ mod tests {
         assert_eq!(c.agreed_up_to(), Some(5));
         c.reported(1, 3, 2);
         assert_eq!(c.verdict().map(|v| v.frame), Some(3));
-        assert_eq!(c.agreed_up_to(), None, "nothing at or after frame 3 counts as agreed");
+        assert_eq!(
+            c.agreed_up_to(),
+            None,
+            "nothing at or after frame 3 counts as agreed"
+        );
     }
 
     /// A frame whose report was lost stays undecided without holding up later frames.
