@@ -403,8 +403,13 @@ fn check_input(input: &mut InputBody, horizon: i32) -> Result<bool, DropReason> 
     if input.peer_connect_status.len() > PLAYERS_MAX {
         return Err(DropReason::Invalid);
     }
-    for status in &input.peer_connect_status {
-        check_frame(status.last_frame, -1, horizon)?;
+    for status in &mut input.peer_connect_status {
+        // A lagging receiver sees senders' frames far ahead: clamp them rather than refuse
+        // the message, or a spectator that fell behind could never catch up.
+        if status.last_frame < -1 {
+            return Err(DropReason::Invalid);
+        }
+        status.last_frame = status.last_frame.min(horizon);
     }
     check_frame(input.start_frame, 0, horizon)?;
     check_frame(input.ack_frame, -1, horizon)?;

@@ -52,7 +52,8 @@ pub struct Consensus {
     gone: Vec<usize>,
     /// Frames decided recently (so a late duplicate report does not reopen them).
     decided: std::collections::BTreeSet<i32>,
-    agreed: Option<i32>,
+    /// Recent frames on which every checksum agreed.
+    agreed_frames: std::collections::BTreeSet<i32>,
     verdict: Option<Verdict>,
 }
 
@@ -71,7 +72,7 @@ impl Consensus {
             confirmed: -1,
             gone: Vec::new(),
             decided: std::collections::BTreeSet::new(),
-            agreed: None,
+            agreed_frames: std::collections::BTreeSet::new(),
             verdict: None,
         }
     }
@@ -120,7 +121,9 @@ impl Consensus {
     }
 
     fn record(&mut self, frame: i32, seat: usize, checksum: u128) {
-        let newest = self.confirmed.max(self.agreed.unwrap_or(-1));
+        let newest = self
+            .confirmed
+            .max(self.agreed_frames.last().copied().unwrap_or(-1));
         if frame < newest.saturating_sub(WINDOW_FRAMES) || self.decided.contains(&frame) {
             return;
         }
@@ -163,8 +166,9 @@ impl Consensus {
             self.decided.pop_first();
         }
         if sums.iter().all(|&(_, s)| s == sums[0].1) {
-            if self.verdict.is_none() {
-                self.agreed = Some(self.agreed.map_or(frame, |a| a.max(frame)));
+            self.agreed_frames.insert(frame);
+            while self.agreed_frames.len() > WINDOW_FRAMES as usize {
+                self.agreed_frames.pop_first();
             }
         } else if self.verdict.as_ref().is_none_or(|v| frame < v.frame) {
             self.verdict = Some(judge(frame, sums));
@@ -173,12 +177,9 @@ impl Consensus {
 
     /// The newest frame on which all checksums agreed, while no disagreement was seen.
     pub fn agreed_up_to(&self) -> Option<i32> {
-        // Frames are decided out of order: an agreement found before a verdict on an earlier
-        // frame must not claim frames past that verdict.
-        match &self.verdict {
-            Some(v) => self.agreed.filter(|&a| a < v.frame),
-            None => self.agreed,
-        }
+        // Frames are decided out of order: only agreements before the verdict's frame count.
+        let limit = self.verdict.as_ref().map_or(i32::MAX, |v| v.frame);
+        self.agreed_frames.range(..limit).next_back().copied()
     }
 
     /// The first disagreement, if any.
@@ -275,6 +276,13 @@ mod tests {
             c.agreed_up_to(),
             None,
             "nothing at or after frame 3 counts as agreed"
+        );
+        c.saved(2, 9);
+        c.reported(1, 2, 9);
+        assert_eq!(
+            c.agreed_up_to(),
+            Some(2),
+            "an agreement before the verdict still counts"
         );
     }
 

@@ -30,9 +30,10 @@ pub const HELLO_RESEND: Duration = Duration::from_millis(200);
 pub const STRANGER_RATE_PER_S: u32 = 50;
 /// Datagrams held back by simulated latency at most.
 pub const DELAYED_MAX: usize = 4096;
-/// Failed datagrams per second one peer's address may cost us before the excess is dropped
-/// unread. Only failures count, so a spoofer cannot starve the real peer's traffic.
-pub const JUNK_RATE_PER_S: u32 = 2000;
+/// Handshake messages per second one peer's address may make us process (each costs a key
+/// exchange). Data packets are not limited here: decrypting one is cheap and `RECV_BATCH_MAX`
+/// bounds them per poll, so spoofed junk cannot crowd out the real peer's traffic.
+pub const HANDSHAKE_RATE_PER_S: u32 = 20;
 /// A stranger whose handshake completed but who sent nothing authentic within this time may
 /// be forgotten to make room: replayed hellos cannot fill the peer table.
 pub const HALF_OPEN_GRACE: Duration = Duration::from_secs(5);
@@ -41,6 +42,10 @@ pub const HALF_OPEN_GRACE: Duration = Duration::from_secs(5);
 pub const INBOX_MAX: usize = 4096;
 /// Control messages waiting at most.
 pub const CONTROL_INBOX_MAX: usize = 64;
+/// Control messages waiting from one sender at most: one joiner cannot lock out the rest.
+pub const CONTROL_INBOX_PER_PEER: usize = 8;
+/// GGRS messages waiting from one sender at most.
+pub const INBOX_PER_PEER: usize = 1024;
 /// GGRS messages queued for one peer at most before they are sent.
 pub const OUTBOX_MAX: usize = 128;
 /// Hellos remembered per peer, so a repeated one is answered again instead of re-keying.
@@ -119,8 +124,8 @@ enum Link {
 struct Peer {
     link: Link,
     traffic: Traffic,
-    /// Budget for datagrams that fail.
-    junk: Bucket,
+    /// Budget for handshake messages, which cost a key exchange each.
+    handshakes: Bucket,
     /// It proved it holds the keys (sent authentic data, or answered our hello).
     authentic: bool,
     /// When it was added.
@@ -132,7 +137,7 @@ impl Peer {
         Peer {
             link,
             traffic: Traffic::default(),
-            junk: Bucket::new(JUNK_RATE_PER_S, now),
+            handshakes: Bucket::new(HANDSHAKE_RATE_PER_S, now),
             authentic: false,
             since: now,
         }
@@ -163,11 +168,6 @@ impl Bucket {
             self.tokens = (self.tokens + refill).min(self.rate);
             self.at = now;
         }
-    }
-
-    fn has_tokens(&mut self, now: Instant) -> bool {
-        self.refill(now);
-        self.tokens > 0
     }
 
     fn take(&mut self, now: Instant) -> bool {
@@ -213,6 +213,8 @@ pub struct SecureSocket {
     frame: i32,
     spectators: std::collections::BTreeSet<SocketAddr>,
     spectating: bool,
+    /// Messages in `ggrs_inbox` per sender.
+    inbox_counts: BTreeMap<SocketAddr, usize>,
     ggrs_inbox: Vec<(SocketAddr, ggrs::Message)>,
     control_inbox: VecDeque<(SocketAddr, Vec<u8>)>,
     checksums: Vec<(SocketAddr, ChecksumSeen)>,
@@ -273,6 +275,7 @@ impl SecureSocket {
             frame: 0,
             spectators: std::collections::BTreeSet::new(),
             spectating: false,
+            inbox_counts: BTreeMap::new(),
             ggrs_inbox: Vec::new(),
             control_inbox: VecDeque::new(),
             checksums: Vec::new(),
@@ -326,14 +329,20 @@ impl SecureSocket {
     }
 
     /// Marks `addr` as a spectator of ours: it may acknowledge inputs but never send any.
+    /// What it sent before (checked as a player's) is discarded.
     pub fn set_spectator(&mut self, addr: SocketAddr) {
         self.spectators.insert(addr);
+        self.ggrs_inbox.retain(|(from, _)| *from != addr);
+        self.inbox_counts.remove(&addr);
     }
 
     /// Marks this socket as a spectator's: its one peer is the host, who never sends
-    /// checksum reports to spectators, and the spectator's input buffer is short.
+    /// checksum reports to spectators, and the spectator's input buffer is short. What
+    /// arrived before (checked as a player's) is discarded.
     pub fn set_spectating(&mut self, spectating: bool) {
         self.spectating = spectating;
+        self.ggrs_inbox.clear();
+        self.inbox_counts.clear();
     }
 
     /// Starts (or restarts) a handshake with `addr`.
@@ -583,19 +592,13 @@ impl SecureSocket {
         let Some(peer) = self.peers.get_mut(&from) else {
             return self.on_stranger(from, kind, datagram, now);
         };
-        if !peer.junk.has_tokens(now) {
+        if kind != Kind::Data && !peer.handshakes.take(now) {
             return peer.traffic.drop(DropReason::RateLimited);
         }
-        let dropped_before = peer.traffic.dropped_total();
         match kind {
             Kind::Hello => self.on_hello(from, datagram),
             Kind::Welcome => self.on_welcome(from, datagram),
             Kind::Data => self.on_data(from, datagram),
-        }
-        if let Some(peer) = self.peers.get_mut(&from) {
-            if peer.traffic.dropped_total() > dropped_before {
-                peer.junk.take(now);
-            }
         }
     }
 
@@ -748,7 +751,12 @@ impl SecureSocket {
                 Err(reason) => Err(reason),
             },
             Some((&STREAM_CONTROL, body)) => {
-                if self.control_inbox.len() >= CONTROL_INBOX_MAX {
+                let mine = self
+                    .control_inbox
+                    .iter()
+                    .filter(|(a, _)| *a == from)
+                    .count();
+                if self.control_inbox.len() >= CONTROL_INBOX_MAX || mine >= CONTROL_INBOX_PER_PEER {
                     return self.count_drop(from, DropReason::RateLimited);
                 }
                 self.control_inbox.push_back((from, body.to_vec()));
@@ -780,9 +788,11 @@ impl SecureSocket {
     }
 
     fn deliver_checked(&mut self, from: SocketAddr, checked: codec::Checked) {
-        if self.ggrs_inbox.len() >= INBOX_MAX {
+        let mine = self.inbox_counts.entry(from).or_insert(0);
+        if self.ggrs_inbox.len() >= INBOX_MAX || *mine >= INBOX_PER_PEER {
             return self.count_drop(from, DropReason::RateLimited);
         }
+        *mine += 1;
         if let Some(seen) = checked.checksum {
             if self.checksums.len() < INBOX_MAX {
                 self.checksums.push((from, seen));
@@ -909,6 +919,7 @@ impl ggrs::NonBlockingSocket<SocketAddr> for GgrsSocket {
         // so one step costs one datagram per peer.
         let mut net = self.0.borrow_mut();
         net.poll();
+        net.inbox_counts.clear();
         std::mem::take(&mut net.ggrs_inbox)
     }
 }

@@ -464,3 +464,54 @@ fn role_and_clock_attacks_do_not_crash() {
         );
     }
 }
+
+/// Inputs a spectator sends during the lobby, before the host knows it as a spectator, are
+/// discarded when it becomes one: they never reach the host's GGRS.
+#[test]
+fn lobby_time_spectator_inputs_are_discarded() {
+    use ggrs::NonBlockingSocket;
+    let options = SessionOptions::default();
+    let digest = config_digest(sim::RULES_VERSION, &options);
+    let host = SecureSocket::bind(loopback(), [5u8; 32], digest).expect("bind");
+    let watcher = SecureSocket::bind(loopback(), [5u8; 32], digest).expect("bind");
+    let host_addr = host.borrow().local_addr();
+    let watcher_addr = watcher.borrow().local_addr();
+    host.borrow_mut().set_accepting(true);
+    watcher.borrow_mut().connect(host_addr);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !watcher.borrow().is_up(host_addr) {
+        assert!(Instant::now() < deadline, "handshake timed out");
+        host.borrow_mut().poll();
+        watcher.borrow_mut().poll();
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let input = Mirror {
+        magic: 1,
+        body: Body::Input(InputBody {
+            peer_connect_status: vec![],
+            disconnect_requested: false,
+            start_frame: 0,
+            ack_frame: -1,
+            bytes: net::codec::encode_inputs(1, 4),
+        }),
+    };
+    watcher
+        .borrow_mut()
+        .send_raw_ggrs(host_addr, &input.to_bytes());
+    std::thread::sleep(Duration::from_millis(20));
+    host.borrow_mut().poll();
+    host.borrow_mut().set_spectator(watcher_addr);
+    let delivered = net::udp::GgrsSocket(host.clone()).receive_all_messages();
+    assert!(
+        delivered.iter().all(|(from, _)| *from != watcher_addr),
+        "a spectator's lobby-time input reached GGRS"
+    );
+    let received = host
+        .borrow()
+        .traffic(watcher_addr)
+        .map_or(0, |t| t.packets_received);
+    assert!(
+        received >= 2,
+        "the input did arrive (and was then discarded)"
+    );
+}
