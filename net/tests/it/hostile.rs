@@ -18,6 +18,28 @@ fn loopback() -> SocketAddr {
     SocketAddr::from((Ipv4Addr::LOCALHOST, 0))
 }
 
+/// Steps every session once, each with the script's input for its seat.
+fn step_all(sessions: &mut [Session<Game>], script: Script) {
+    for (seat, session) in sessions.iter_mut().enumerate() {
+        let frame = session.current_frame().max(0) as u32;
+        session
+            .step(script.input(SEED, frame, seat as u8))
+            .unwrap_or_else(|err| panic!("seed {SEED}: seat {seat}: {err}"));
+    }
+}
+
+/// Polls `nets` until `done` holds, for at most 5 seconds.
+fn poll_until(nets: &[&Net], what: &str, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !done() {
+        assert!(Instant::now() < deadline, "{what} timed out");
+        for net in nets {
+            net.borrow_mut().poll();
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 /// A UDP relay between peer 0 and peer 1 that also attacks peer 0 from peer 1's address.
 struct Proxy {
     /// Faces peer 0, posing as peer 1.
@@ -200,12 +222,7 @@ fn hostile_traffic_is_dropped_and_counted() {
             Instant::now() < deadline,
             "seed {SEED}: the match stalled under attack"
         );
-        for (seat, session) in sessions.iter_mut().enumerate() {
-            let frame = session.current_frame().max(0) as u32;
-            session
-                .step(Script::Random.input(SEED, frame, seat as u8))
-                .unwrap_or_else(|err| panic!("seed {SEED}: seat {seat}: {err}"));
-        }
+        step_all(&mut sessions, Script::Random);
         proxy.pump();
         let frame = sessions[1].current_frame();
         if frame > 100 && frame % 7 == 0 {
@@ -285,14 +302,9 @@ fn a_false_early_disconnect_report_does_not_crash() {
             }
         }
     }
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !(0..3).all(|i| (0..3).all(|j| i == j || nets[i].borrow().is_up(addrs[j]))) {
-        assert!(Instant::now() < deadline, "handshakes timed out");
-        for net in &nets {
-            net.borrow_mut().poll();
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    poll_until(&nets.iter().collect::<Vec<_>>(), "handshakes", || {
+        (0..3).all(|i| (0..3).all(|j| i == j || nets[i].borrow().is_up(addrs[j])))
+    });
     let settings = Settings::standard(SEED, 3);
     let mut sessions: Vec<Session<Game>> = (0..3)
         .map(|me| {
@@ -308,12 +320,7 @@ fn a_false_early_disconnect_report_does_not_crash() {
             Instant::now() < deadline,
             "seed {SEED}: seat 0 stalled after the false report"
         );
-        for (seat, session) in sessions.iter_mut().enumerate() {
-            let frame = session.current_frame().max(0) as u32;
-            session
-                .step(Script::Human.input(SEED, frame, seat as u8))
-                .unwrap_or_else(|err| panic!("seed {SEED}: seat {seat}: {err}"));
-        }
+        step_all(&mut sessions, Script::Human);
         let frame = sessions[1].current_frame();
         let magic = nets[1].borrow().outgoing_magic(addrs[0]);
         if let (false, true, Some(magic)) = (lied, frame > 200, magic) {
@@ -365,20 +372,11 @@ fn role_and_clock_attacks_do_not_crash() {
         nets[0].borrow_mut().connect(addrs[1]);
         nets[0].borrow_mut().set_accepting(true);
         watcher.borrow_mut().connect(addrs[0]);
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while !(nets[0].borrow().is_up(addrs[1])
-            && nets[1].borrow().is_up(addrs[0])
-            && watcher.borrow().is_up(addrs[0]))
-        {
-            assert!(
-                Instant::now() < deadline,
-                "attack {attack}: handshakes timed out"
-            );
-            for net in nets.iter().chain([&watcher]) {
-                net.borrow_mut().poll();
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        poll_until(&[&nets[0], &nets[1], &watcher], "handshakes", || {
+            nets[0].borrow().is_up(addrs[1])
+                && nets[1].borrow().is_up(addrs[0])
+                && watcher.borrow().is_up(addrs[0])
+        });
         nets[0].borrow_mut().set_accepting(false);
         let settings = Settings::standard(SEED, 2);
         let start = |me: usize, spectators: &[SocketAddr]| {
@@ -478,13 +476,9 @@ fn lobby_time_spectator_inputs_are_discarded() {
     let watcher_addr = watcher.borrow().local_addr();
     host.borrow_mut().set_accepting(true);
     watcher.borrow_mut().connect(host_addr);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !watcher.borrow().is_up(host_addr) {
-        assert!(Instant::now() < deadline, "handshake timed out");
-        host.borrow_mut().poll();
-        watcher.borrow_mut().poll();
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    poll_until(&[&host, &watcher], "handshake", || {
+        watcher.borrow().is_up(host_addr)
+    });
     let input = Mirror {
         magic: 1,
         body: Body::Input(InputBody {
