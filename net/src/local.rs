@@ -146,13 +146,6 @@ impl Rollback for Faulty {
     }
 }
 
-impl Faulty {
-    /// The game.
-    pub fn game(&self) -> &Game {
-        &self.game
-    }
-}
-
 /// Runs a match between `options.peers` bots on loopback, to `options.frames` confirmed frames.
 ///
 /// # Errors

@@ -95,24 +95,6 @@ pub enum DropReason {
 }
 
 impl DropReason {
-    /// Every reason, for reports.
-    pub const ALL: [DropReason; 14] = [
-        Self::TooShort,
-        Self::TooLong,
-        Self::BadMagic,
-        Self::BadVersion,
-        Self::BadKind,
-        Self::UnknownSource,
-        Self::NotAuthentic,
-        Self::Replayed,
-        Self::RateLimited,
-        Self::HandshakeFailed,
-        Self::ConfigMismatch,
-        Self::Malformed,
-        Self::Invalid,
-        Self::KeyExhausted,
-    ];
-
     /// Short name for logs and reports.
     pub fn name(self) -> &'static str {
         match self {
@@ -294,11 +276,6 @@ impl Channel {
             .map_err(|_| DropReason::NotAuthentic)?;
         self.window.mark(counter);
         Ok(())
-    }
-
-    /// Data packets sealed so far.
-    pub fn sent(&self) -> u64 {
-        self.sent
     }
 }
 

@@ -87,11 +87,6 @@ impl Traffic {
     fn drop(&mut self, reason: DropReason) {
         *self.dropped.entry(reason).or_insert(0) += 1;
     }
-
-    /// All drops together.
-    pub fn dropped_total(&self) -> u64 {
-        self.dropped.values().sum()
-    }
 }
 
 /// Where a peer's handshake stands.
@@ -382,20 +377,6 @@ impl SecureSocket {
                 ..
             })
         )
-    }
-
-    /// Addresses of peers whose link is up, ascending.
-    pub fn up_peers(&self) -> Vec<SocketAddr> {
-        self.peers
-            .iter()
-            .filter(|(_, p)| matches!(p.link, Link::Up { .. }))
-            .map(|(a, _)| *a)
-            .collect()
-    }
-
-    /// Forgets a peer: nothing more is sent to it or accepted from it.
-    pub fn forget(&mut self, addr: SocketAddr) {
-        self.peers.remove(&addr);
     }
 
     /// Traffic counters of one peer.
