@@ -95,10 +95,6 @@ fn print_summary(report: &LocalMatchReport) {
         report.frames,
         report.hashes.len(),
         if report.agreed() { "yes" } else { "no" },
-        hex(&report.hashes[0])
+        sim::StateHash(report.hashes[0]).to_hex()
     );
-}
-
-fn hex(bytes: &[u8; 32]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -139,7 +139,7 @@ fn finish(report: &PlayedReport) -> ExitCode {
     if let Some(verdict) = &report.verdict {
         println!("{verdict}");
     }
-    let hash: String = report.hash.iter().map(|b| format!("{b:02x}")).collect();
+    let hash = sim::StateHash(report.hash).to_hex();
     println!(
         "result: frames={} peers={} agreed={} hash={hash}",
         report.frames,
