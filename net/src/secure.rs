@@ -321,14 +321,8 @@ impl Initiator {
         let mut noise = builder(psk)?
             .build_initiator()
             .map_err(|_| DropReason::HandshakeFailed)?;
-        let mut out = Vec::with_capacity(HEADER_LEN + NOISE_MSG_LEN);
-        write_header(&mut out, Kind::Hello, 0);
-        let mut msg = [0u8; NOISE_MSG_LEN];
-        let n = noise
-            .write_message(digest, &mut msg)
-            .map_err(|_| DropReason::HandshakeFailed)?;
-        out.extend_from_slice(&msg[..n]);
-        Ok((Initiator { noise }, out))
+        let hello = write_handshake(&mut noise, Kind::Hello, digest)?;
+        Ok((Initiator { noise }, hello))
     }
 
     /// Completes the handshake with the peer's welcome datagram.
@@ -336,16 +330,8 @@ impl Initiator {
     /// # Errors
     /// The [`DropReason`] if the welcome is malformed or not from a holder of the secret.
     pub fn finish(&mut self, datagram: &[u8]) -> Result<Established, DropReason> {
-        let (kind, _, body) = parse_header(datagram)?;
-        if kind != Kind::Welcome || body.len() != NOISE_MSG_LEN {
-            return Err(DropReason::HandshakeFailed);
-        }
-        let mut peer_digest = [0u8; DIGEST_LEN];
-        let n = self
-            .noise
-            .read_message(body, &mut peer_digest)
-            .map_err(|_| DropReason::HandshakeFailed)?;
-        if n != DIGEST_LEN || !self.noise.is_handshake_finished() {
+        let peer_digest = read_handshake(&mut self.noise, Kind::Welcome, datagram)?;
+        if !self.noise.is_handshake_finished() {
             return Err(DropReason::HandshakeFailed);
         }
         let (to_responder, to_initiator) = self.noise.dangerously_get_raw_split();
@@ -354,6 +340,42 @@ impl Initiator {
             peer_digest,
         })
     }
+}
+
+/// A handshake datagram of `kind`: the header, then the Noise message carrying our digest.
+fn write_handshake(
+    noise: &mut snow::HandshakeState,
+    kind: Kind,
+    digest: &[u8; DIGEST_LEN],
+) -> Result<Vec<u8>, DropReason> {
+    let mut out = Vec::with_capacity(HEADER_LEN + NOISE_MSG_LEN);
+    write_header(&mut out, kind, 0);
+    let mut msg = [0u8; NOISE_MSG_LEN];
+    let n = noise
+        .write_message(digest, &mut msg)
+        .map_err(|_| DropReason::HandshakeFailed)?;
+    out.extend_from_slice(&msg[..n]);
+    Ok(out)
+}
+
+/// Reads a handshake datagram that must be of `kind`; returns the peer's digest.
+fn read_handshake(
+    noise: &mut snow::HandshakeState,
+    kind: Kind,
+    datagram: &[u8],
+) -> Result<[u8; DIGEST_LEN], DropReason> {
+    let (got, _, body) = parse_header(datagram)?;
+    if got != kind || body.len() != NOISE_MSG_LEN {
+        return Err(DropReason::HandshakeFailed);
+    }
+    let mut peer_digest = [0u8; DIGEST_LEN];
+    let n = noise
+        .read_message(body, &mut peer_digest)
+        .map_err(|_| DropReason::HandshakeFailed)?;
+    if n != DIGEST_LEN {
+        return Err(DropReason::HandshakeFailed);
+    }
+    Ok(peer_digest)
 }
 
 /// Answers a hello datagram: returns the channel, the peer's digest, and the welcome datagram
@@ -366,27 +388,11 @@ pub fn respond(
     digest: &[u8; DIGEST_LEN],
     datagram: &[u8],
 ) -> Result<(Established, Vec<u8>), DropReason> {
-    let (kind, _, body) = parse_header(datagram)?;
-    if kind != Kind::Hello || body.len() != NOISE_MSG_LEN {
-        return Err(DropReason::HandshakeFailed);
-    }
     let mut noise = builder(psk)?
         .build_responder()
         .map_err(|_| DropReason::HandshakeFailed)?;
-    let mut peer_digest = [0u8; DIGEST_LEN];
-    let n = noise
-        .read_message(body, &mut peer_digest)
-        .map_err(|_| DropReason::HandshakeFailed)?;
-    if n != DIGEST_LEN {
-        return Err(DropReason::HandshakeFailed);
-    }
-    let mut out = Vec::with_capacity(HEADER_LEN + NOISE_MSG_LEN);
-    write_header(&mut out, Kind::Welcome, 0);
-    let mut msg = [0u8; NOISE_MSG_LEN];
-    let n = noise
-        .write_message(digest, &mut msg)
-        .map_err(|_| DropReason::HandshakeFailed)?;
-    out.extend_from_slice(&msg[..n]);
+    let peer_digest = read_handshake(&mut noise, Kind::Hello, datagram)?;
+    let out = write_handshake(&mut noise, Kind::Welcome, digest)?;
     let (to_responder, to_initiator) = noise.dangerously_get_raw_split();
     Ok((
         Established {

@@ -31,6 +31,14 @@ pub const DEFAULT_SEND_EVERY_FRAMES: u32 = 4;
 /// Our full state hashes kept per frame, for reports at the end.
 pub const HASHES_KEPT: usize = 4096;
 
+/// Records our state hash of `frame`, forgetting the oldest beyond [`HASHES_KEPT`].
+fn remember(hashes: &mut BTreeMap<i32, [u8; 32]>, frame: i32, hash: [u8; 32]) {
+    hashes.insert(frame, hash);
+    while hashes.len() > HASHES_KEPT {
+        hashes.pop_first();
+    }
+}
+
 /// What the remaining peers do when one leaves.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum OnDisconnect {
@@ -337,10 +345,7 @@ impl<G: Rollback + 'static> Session<G> {
                     let checksum = checksum_of(&hash);
                     cell.save(frame, Some(self.game.save()), Some(checksum));
                     self.consensus.saved(frame, checksum);
-                    self.hashes.insert(frame, hash);
-                    while self.hashes.len() > HASHES_KEPT {
-                        self.hashes.pop_first();
-                    }
+                    remember(&mut self.hashes, frame, hash);
                 }
                 GgrsRequest::LoadGameState { cell, frame } => {
                     let snapshot = cell.load().ok_or(SessionError::MissingState(frame))?;
@@ -617,10 +622,7 @@ impl<G: Rollback + 'static> Spectator<G> {
                 self.frames += 1;
                 // After n advances the game is in state n, which is what peers call frame n.
                 let frame = i32::try_from(self.frames).unwrap_or(i32::MAX);
-                self.hashes.insert(frame, self.game.state_hash());
-                while self.hashes.len() > HASHES_KEPT {
-                    self.hashes.pop_first();
-                }
+                remember(&mut self.hashes, frame, self.game.state_hash());
             }
         }
         Ok(if self.frames > before {
