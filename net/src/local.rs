@@ -101,6 +101,9 @@ pub struct PeerReport {
 /// Why a local match failed to run (a desync is not a failure: it is in the report).
 #[derive(Debug, thiserror::Error)]
 pub enum LocalMatchError {
+    /// The options name an impossible match (the game's settings say why).
+    #[error("invalid match: {0}")]
+    Settings(#[from] sim::SettingsError),
     /// Sockets could not be set up.
     #[error(transparent)]
     Socket(#[from] SocketError),
@@ -152,7 +155,8 @@ impl Rollback for Faulty {
 /// [`LocalMatchError`] when the match cannot be set up or stalls.
 pub fn run_local_match(options: &LocalMatchOptions) -> Result<LocalMatchReport, LocalMatchError> {
     let started = Instant::now();
-    let settings = Settings::standard(options.seed, options.peers as u32);
+    let players = u32::try_from(options.peers).unwrap_or(u32::MAX);
+    let settings = Settings::new(options.seed, players, sim::Scenario::Standard, None)?;
     let psk = Secret::generate().map_err(LocalMatchError::Random)?.psk();
     let digest = config_digest(sim::RULES_VERSION, &options.session);
     let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
@@ -390,7 +394,8 @@ pub fn play_plan(
     linger: Duration,
     mut on_event: impl FnMut(&SessionEvent),
 ) -> Result<PlayedReport, LocalMatchError> {
-    let settings = Settings::standard(plan.seed, plan.players.len() as u32);
+    let players = u32::try_from(plan.players.len()).unwrap_or(u32::MAX);
+    let settings = Settings::new(plan.seed, players, sim::Scenario::Standard, None)?;
     let target = plan.frames as i32;
     let started = Instant::now();
     let deadline = started + STALL_GRACE + Duration::from_secs(u64::from(plan.frames / 60));

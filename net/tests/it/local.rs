@@ -148,3 +148,16 @@ fn a_player_leaving_is_reported_and_survived() {
         other => panic!("expected the match to end because seat 1 left, got {other:?}"),
     }
 }
+
+/// An impossible match is refused with the game's reason, not a panic.
+#[test]
+fn impossible_matches_are_refused() {
+    for peers in [0, 5] {
+        match run_local_match(&options(peers, 60, 1)) {
+            Err(net::local::LocalMatchError::Settings(sim::SettingsError::Players(n))) => {
+                assert_eq!(n as usize, peers)
+            }
+            other => panic!("{peers} peers: expected a settings error, got {other:?}"),
+        }
+    }
+}
