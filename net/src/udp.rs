@@ -208,6 +208,8 @@ pub struct SecureSocket {
     frame: i32,
     spectators: std::collections::BTreeSet<SocketAddr>,
     spectating: bool,
+    /// Wall clock at the last poll, in ms since the Unix epoch (for quality replies).
+    now_ms: u128,
     /// Messages in `ggrs_inbox` per sender.
     inbox_counts: BTreeMap<SocketAddr, usize>,
     ggrs_inbox: Vec<(SocketAddr, ggrs::Message)>,
@@ -270,6 +272,7 @@ impl SecureSocket {
             frame: 0,
             spectators: std::collections::BTreeSet::new(),
             spectating: false,
+            now_ms: 0,
             inbox_counts: BTreeMap::new(),
             ggrs_inbox: Vec::new(),
             control_inbox: VecDeque::new(),
@@ -307,12 +310,9 @@ impl SecureSocket {
     }
 
     fn limits(&self, from: SocketAddr) -> Limits {
-        let now_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis());
         Limits {
             frame: self.frame,
-            now_ms,
+            now_ms: self.now_ms,
             role: if self.spectating {
                 codec::Role::SpectatorOfHost
             } else if self.spectators.contains(&from) {
@@ -529,6 +529,10 @@ impl SecureSocket {
     /// Reads everything waiting, resends unanswered hellos and releases delayed datagrams.
     pub fn poll(&mut self) {
         let now = Instant::now();
+        // One reading of the wall clock serves every message of this poll.
+        self.now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
         self.flush_delayed(now);
         let resend: Vec<(SocketAddr, Vec<u8>)> = self
             .peers
