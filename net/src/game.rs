@@ -57,12 +57,13 @@ impl Rollback for sim::Game {
     }
 }
 
-/// GGRS's type bundle for a game `G`.
-pub struct GgrsConfig<G>(PhantomData<fn() -> G>);
+/// GGRS's type bundle for a game `G` whose peers are named by `A` (a socket address for UDP,
+/// a signaling peer id for WebRTC).
+pub struct GgrsConfig<G, A = std::net::SocketAddr>(PhantomData<fn() -> (G, A)>);
 
-impl<G: Rollback + 'static> ggrs::Config for GgrsConfig<G> {
+impl<G: Rollback + 'static, A: crate::transport::Address> ggrs::Config for GgrsConfig<G, A> {
     type Input = G::Input;
     type InputPredictor = ggrs::PredictRepeatLast;
     type State = G::Snapshot;
-    type Address = std::net::SocketAddr;
+    type Address = A;
 }

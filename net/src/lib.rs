@@ -11,9 +11,12 @@ mod game;
 pub mod invite;
 pub mod lobby;
 pub mod local;
+pub mod rtc;
 pub mod secure;
 pub mod session;
+pub mod signal;
 pub mod synctest;
+pub mod transport;
 pub mod udp;
 
 pub use game::{GgrsConfig, Rollback};

@@ -1,19 +1,25 @@
 //! The lobby: how players and spectators holding an invite gather at the host before GGRS
 //! starts, and how a planned match is then played to its end.
 //!
-//! Joiners handshake with the host (the invite's address and secret), then say whether they
-//! play or watch. The host answers every joiner with the roster (seat, seed, frames, options,
+//! The same lobby runs over any [`Transport`]. Over UDP, joiners first handshake with the
+//! host (the invite's address and secret); over WebRTC, everyone in the room is connected to
+//! everyone by the signaling server and a joiner asks every peer until the host answers.
+//! Joiners say whether they play or watch, with the digest of their rules and session
+//! options; the host refuses a different one. The host answers every joiner with the roster (seat, seed, frames, options,
 //! and every player's address); when all seats are taken the roster says *start*. Players then
 //! handshake with each other (the lower seat connects to the higher) and tell the host they
 //! are ready; the host starts GGRS when everyone is. Every lobby message is resent until
 //! answered, so the lobby survives loss. Messages travel on the encrypted control stream, and
 //! their decoder is total.
 
+use std::cell::RefCell;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use crate::secure::DIGEST_LEN;
 use crate::session::{OnDisconnect, SessionOptions};
-use crate::udp::{LinkEvent, Net};
+use crate::transport::{LinkEvent, Transport};
 
 /// Lobby messages are resent this often until answered.
 pub const RESEND: Duration = Duration::from_millis(100);
@@ -24,6 +30,7 @@ const JOIN: u8 = 1;
 const ROSTER: u8 = 2;
 const READY: u8 = 3;
 const FULL: u8 = 4;
+const MISMATCH: u8 = 5;
 
 /// What a joiner wants to do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,7 +43,7 @@ pub enum Role {
 
 /// Everything a peer needs to start its session.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Plan {
+pub struct Plan<A = SocketAddr> {
     /// Our seat, or `None` for a spectator.
     pub seat: Option<usize>,
     /// Game seed.
@@ -48,12 +55,12 @@ pub struct Plan {
     /// Frames GGRS may predict.
     pub max_prediction: u8,
     /// Each seat's address as the host sees it; seat 0 is the host.
-    pub players: Vec<SocketAddr>,
+    pub players: Vec<A>,
     /// Spectators' addresses (the host's session serves them).
-    pub spectators: Vec<SocketAddr>,
+    pub spectators: Vec<A>,
 }
 
-impl Plan {
+impl<A> Plan<A> {
     /// The session options the plan implies.
     pub fn options(&self) -> SessionOptions {
         SessionOptions {
@@ -69,36 +76,56 @@ impl Plan {
 #[derive(Debug, thiserror::Error)]
 pub enum LobbyError {
     /// Nobody answered in time.
-    #[error(
-        "no answer from the host at {0} within {1:?}: is the host running and the code current?"
-    )]
-    NoAnswer(SocketAddr, Duration),
+    #[error("no answer from the host within {0:?}: is the host running and the code current?")]
+    NoAnswer(Duration),
     /// The host runs other rules or options.
-    #[error("the host at {0} runs a different version or configuration of the game")]
-    ConfigMismatch(SocketAddr),
+    #[error("the host runs a different version or configuration of the game")]
+    ConfigMismatch,
     /// The host's seats are taken.
     #[error("the match is full")]
     Full,
     /// Players did not gather in time.
     #[error("players did not gather within {0:?}")]
     Timeout(Duration),
+    /// The transport failed.
+    #[error("the connection failed: {0}")]
+    Transport(String),
 }
 
 /// Something worth telling the user while the lobby fills.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Progress {
+pub enum Progress<A = SocketAddr> {
     /// A player took a seat.
-    Joined { seat: usize, addr: SocketAddr },
+    Joined { seat: usize, addr: A },
     /// A spectator arrived.
-    Watching(SocketAddr),
+    Watching(A),
     /// A peer with different rules tried to join.
-    Refused(SocketAddr),
+    Refused(A),
+    /// A player who held this seat left before the start; later seats move up.
+    Left { seat: usize, addr: A },
     /// Every seat is taken; players are connecting to each other.
     Starting,
 }
 
+/// How a roster writes and reads a peer's address.
+pub trait RosterAddr: Sized {
+    /// Appends the address.
+    fn put(&self, out: &mut Vec<u8>);
+    /// Reads one address; `None` when the bytes are not one.
+    fn get(reader: &mut Reader<'_>) -> Option<Self>;
+}
+
+impl RosterAddr for SocketAddr {
+    fn put(&self, out: &mut Vec<u8>) {
+        encode_addr(self, out);
+    }
+    fn get(reader: &mut Reader<'_>) -> Option<Self> {
+        reader.addr()
+    }
+}
+
 /// Encodes a roster message for `to_seat` (255: spectator).
-fn encode_roster(plan: &Plan, to_seat: u8, start: bool) -> Vec<u8> {
+fn encode_roster<A: RosterAddr>(plan: &Plan<A>, to_seat: u8, start: bool) -> Vec<u8> {
     let mut out = vec![ROSTER, to_seat, u8::from(start)];
     out.extend_from_slice(&plan.seed.to_le_bytes());
     out.extend_from_slice(&plan.frames.to_le_bytes());
@@ -107,7 +134,7 @@ fn encode_roster(plan: &Plan, to_seat: u8, start: bool) -> Vec<u8> {
     out.push(plan.players.len() as u8);
     out.push(plan.spectators.len() as u8);
     for addr in plan.players.iter().chain(&plan.spectators) {
-        encode_addr(addr, &mut out);
+        addr.put(&mut out);
     }
     out
 }
@@ -127,10 +154,11 @@ fn encode_addr(addr: &SocketAddr, out: &mut Vec<u8>) {
 }
 
 /// A total decoder over a byte slice.
-struct Reader<'a>(&'a [u8]);
+pub struct Reader<'a>(&'a [u8]);
 
 impl Reader<'_> {
-    fn take<const N: usize>(&mut self) -> Option<[u8; N]> {
+    /// The next `N` bytes.
+    pub fn take<const N: usize>(&mut self) -> Option<[u8; N]> {
         let (head, rest) = self.0.split_at_checked(N)?;
         self.0 = rest;
         head.try_into().ok()
@@ -151,7 +179,7 @@ impl Reader<'_> {
 }
 
 /// Decodes a roster: (our seat or None, start, plan). `None` for anything malformed.
-fn decode_roster(bytes: &[u8]) -> Option<(Option<usize>, bool, Plan)> {
+fn decode_roster<A: RosterAddr>(bytes: &[u8]) -> Option<(Option<usize>, bool, Plan<A>)> {
     let mut r = Reader(bytes);
     if r.u8()? != ROSTER {
         return None;
@@ -167,9 +195,11 @@ fn decode_roster(bytes: &[u8]) -> Option<(Option<usize>, bool, Plan)> {
     if !(1..=4).contains(&players) || spectators > SPECTATORS_MAX {
         return None;
     }
-    let players_addrs = (0..players).map(|_| r.addr()).collect::<Option<Vec<_>>>()?;
+    let players_addrs = (0..players)
+        .map(|_| A::get(&mut r))
+        .collect::<Option<Vec<_>>>()?;
     let spectator_addrs = (0..spectators)
-        .map(|_| r.addr())
+        .map(|_| A::get(&mut r))
         .collect::<Option<Vec<_>>>()?;
     if !r.0.is_empty() || (seat != 255 && usize::from(seat) >= players) {
         return None;
@@ -186,44 +216,90 @@ fn decode_roster(bytes: &[u8]) -> Option<(Option<usize>, bool, Plan)> {
     Some((plan.seat, start, plan))
 }
 
-/// Hosts a lobby on `net` (its own seat is 0) until `players` players hold seats and are
-/// connected to each other. Returns the plan to start GGRS with.
+/// What a host offers: the match its lobby gathers players for.
+#[derive(Clone, Copy, Debug)]
+pub struct Offer {
+    /// Seats, the host's included.
+    pub players: usize,
+    /// Game seed.
+    pub seed: u64,
+    /// Frames to play.
+    pub frames: u32,
+    /// Session options (input delay and prediction travel in the roster).
+    pub options: SessionOptions,
+    /// The digest of rules and options joiners must share.
+    pub digest: [u8; DIGEST_LEN],
+}
+
+fn join_message(role: Role, digest: &[u8; DIGEST_LEN]) -> Vec<u8> {
+    let mut out = vec![JOIN, u8::from(role == Role::Spectator)];
+    out.extend_from_slice(digest);
+    out
+}
+
+/// Hosts a lobby on `net` (its own seat is 0) until `offer.players` players hold seats and
+/// are connected to each other. Returns the plan to start GGRS with.
 ///
 /// # Errors
-/// [`LobbyError::Timeout`] when the deadline passes first.
-pub fn host(
-    net: &Net,
-    players: usize,
-    seed: u64,
-    frames: u32,
-    options: &SessionOptions,
+/// [`LobbyError::Timeout`] when `wait` passes first.
+pub fn host<T: Transport>(
+    net: &Rc<RefCell<T>>,
+    offer: &Offer,
     wait: Duration,
-    mut progress: impl FnMut(Progress),
-) -> Result<Plan, LobbyError> {
+    mut progress: impl FnMut(Progress<T::Addr>),
+) -> Result<Plan<T::Addr>, LobbyError>
+where
+    T::Addr: RosterAddr,
+{
     let deadline = Instant::now() + wait;
+    let Some(me) = net.borrow().local_addr() else {
+        return Err(LobbyError::Timeout(Duration::ZERO));
+    };
     let mut plan = Plan {
         seat: Some(0),
-        seed,
-        frames,
-        input_delay: options.input_delay.min(8) as u8,
-        max_prediction: options.max_prediction.clamp(1, 8) as u8,
-        players: vec![net.borrow().local_addr()],
+        seed: offer.seed,
+        frames: offer.frames,
+        input_delay: offer.options.input_delay.min(8) as u8,
+        max_prediction: offer.options.max_prediction.clamp(1, 8) as u8,
+        players: vec![me],
         spectators: Vec::new(),
     };
     let mut ready = vec![true];
+    let mut refused = Vec::new();
     net.borrow_mut().set_accepting(true);
     let mut last_send = Instant::now() - RESEND;
     loop {
         net.borrow_mut().poll();
         for event in net.borrow_mut().take_events() {
-            if let LinkEvent::ConfigMismatch(addr) = event {
-                progress(Progress::Refused(addr));
+            match event {
+                LinkEvent::ConfigMismatch(addr) => progress(Progress::Refused(addr)),
+                LinkEvent::Down(addr) => {
+                    // Before the start, a departed player's seat is freed.
+                    if let Some(seat) = plan.players.iter().skip(1).position(|a| *a == addr) {
+                        plan.players.remove(seat + 1);
+                        ready.remove(seat + 1);
+                        progress(Progress::Left {
+                            seat: seat + 1,
+                            addr,
+                        });
+                    }
+                    plan.spectators.retain(|a| *a != addr);
+                }
+                LinkEvent::Up(_) => {}
             }
         }
         while let Some((from, message)) = net.borrow_mut().next_control() {
             match message.first().copied() {
                 Some(JOIN) if !plan.players.contains(&from) && !plan.spectators.contains(&from) => {
-                    let full = plan.players.len() == players;
+                    if message.get(2..) != Some(&offer.digest[..]) {
+                        net.borrow_mut().send_control(from, &[MISMATCH]);
+                        if !refused.contains(&from) {
+                            refused.push(from);
+                            progress(Progress::Refused(from));
+                        }
+                        continue;
+                    }
+                    let full = plan.players.len() == offer.players;
                     let watching = message.get(1) == Some(&1);
                     if full || (watching && plan.spectators.len() >= SPECTATORS_MAX) {
                         net.borrow_mut().send_control(from, &[FULL]);
@@ -239,7 +315,7 @@ pub fn host(
                             seat: plan.players.len() - 1,
                             addr: from,
                         });
-                        if plan.players.len() == players {
+                        if plan.players.len() == offer.players {
                             progress(Progress::Starting);
                         }
                     }
@@ -252,7 +328,7 @@ pub fn host(
                 _ => {}
             }
         }
-        let full = plan.players.len() == players;
+        let full = plan.players.len() == offer.players;
         if full && ready.iter().all(|&r| r) {
             net.borrow_mut().set_accepting(false);
             return Ok(plan);
@@ -274,47 +350,72 @@ pub fn host(
     }
 }
 
-/// Joins the lobby of the host at `host` over `net` (which holds the invite's secret).
-/// Returns the plan once the host starts and, for a player, once every link to the other
-/// players is up.
+/// Joins a lobby over `net` as `role`, with the `digest` of our rules and options. `host` is
+/// the host's address when it is known (UDP: the invite's); without it (WebRTC: someone in the
+/// room), every connected peer is asked until the host answers. Returns the plan once the
+/// host starts and, for a player, once every link to the other players is up.
 ///
 /// # Errors
-/// [`LobbyError`] when the host does not answer, refuses, or the lobby times out.
-pub fn join(net: &Net, host: SocketAddr, role: Role, wait: Duration) -> Result<Plan, LobbyError> {
-    let answer_deadline = Instant::now() + Duration::from_secs(5).min(wait);
-    let deadline = Instant::now() + wait;
-    net.borrow_mut().connect(host);
-    let join = [JOIN, u8::from(role == Role::Spectator)];
-    let mut plan: Option<Plan> = None;
+/// [`LobbyError`] when the host does not answer within `answer_within`, refuses, or the lobby
+/// times out after `wait`.
+pub fn join<T: Transport>(
+    net: &Rc<RefCell<T>>,
+    host: Option<T::Addr>,
+    role: Role,
+    digest: &[u8; DIGEST_LEN],
+    answer_within: Duration,
+    wait: Duration,
+) -> Result<Plan<T::Addr>, LobbyError>
+where
+    T::Addr: RosterAddr,
+{
+    let started = Instant::now();
+    let answer_within = answer_within.min(wait);
+    let deadline = started + wait;
+    if let Some(host) = host {
+        net.borrow_mut().open_link(host, true);
+    }
+    let join = join_message(role, digest);
+    // The host once it answered (UDP: once its link is up).
+    let mut heard: Option<T::Addr> = None;
+    let mut plan: Option<Plan<T::Addr>> = None;
     let mut connected_to_peers = false;
     let mut last_send = Instant::now() - RESEND;
     loop {
         net.borrow_mut().poll();
+        if let Some(failure) = net.borrow().failure() {
+            return Err(LobbyError::Transport(failure));
+        }
         for event in net.borrow_mut().take_events() {
-            if event == LinkEvent::ConfigMismatch(host) {
-                return Err(LobbyError::ConfigMismatch(host));
+            if matches!(event, LinkEvent::ConfigMismatch(a) if Some(a) == host) {
+                return Err(LobbyError::ConfigMismatch);
             }
         }
-        if !net.borrow().is_up(host) {
-            if Instant::now() > answer_deadline {
-                return Err(LobbyError::NoAnswer(host, Duration::from_secs(5).min(wait)));
+        if let Some(host) = host {
+            if net.borrow().is_up(host) {
+                heard = Some(host);
             }
-            std::thread::sleep(Duration::from_millis(2));
-            continue;
         }
         while let Some((from, message)) = net.borrow_mut().next_control() {
-            if from != host {
+            if heard.or(host).is_some_and(|h| h != from) {
                 continue;
             }
-            if message.first() == Some(&FULL) && plan.is_none() {
-                return Err(LobbyError::Full);
-            }
-            // A roster without the start flag means: seats are still filling.
-            if let Some((_, true, started)) = decode_roster(&message) {
-                plan = Some(started);
+            match message.first().copied() {
+                Some(FULL) if plan.is_none() => return Err(LobbyError::Full),
+                Some(MISMATCH) => return Err(LobbyError::ConfigMismatch),
+                Some(ROSTER) => {
+                    if let Some((_, start, roster)) = decode_roster::<T::Addr>(&message) {
+                        heard = Some(from);
+                        // A roster without the start flag means: seats are still filling.
+                        if start {
+                            plan = Some(roster);
+                        }
+                    }
+                }
+                _ => {}
             }
         }
-        if let Some(plan) = &plan {
+        if let (Some(plan), Some(host)) = (&plan, heard) {
             let Some(me) = plan.seat else {
                 return Ok(plan.clone());
             };
@@ -322,10 +423,8 @@ pub fn join(net: &Net, host: SocketAddr, role: Role, wait: Duration) -> Result<P
                 connected_to_peers = true;
                 let mut net = net.borrow_mut();
                 for (seat, addr) in plan.players.iter().enumerate().skip(1) {
-                    if seat < me {
-                        net.expect(*addr);
-                    } else if seat > me {
-                        net.connect(*addr);
+                    if seat != me {
+                        net.open_link(*addr, seat > me);
                     }
                 }
             }
@@ -342,9 +441,19 @@ pub fn join(net: &Net, host: SocketAddr, role: Role, wait: Duration) -> Result<P
                 net.borrow_mut().send_control(host, &[READY]);
                 return Ok(plan.clone());
             }
+        } else if heard.is_none() && started.elapsed() > answer_within {
+            return Err(LobbyError::NoAnswer(answer_within));
         } else if last_send.elapsed() >= RESEND {
             last_send = Instant::now();
-            net.borrow_mut().send_control(host, &join);
+            let mut net = net.borrow_mut();
+            match heard.or(host) {
+                Some(host) => net.send_control(host, &join),
+                None => {
+                    for peer in net.peers_up() {
+                        net.send_control(peer, &join);
+                    }
+                }
+            }
         }
         if Instant::now() > deadline {
             return Err(LobbyError::Timeout(wait));
@@ -355,7 +464,7 @@ pub fn join(net: &Net, host: SocketAddr, role: Role, wait: Duration) -> Result<P
 
 /// While playing: answers the host's resent start roster with READY (our first READY may
 /// have been lost), and discards other control messages.
-pub fn answer_rosters(net: &Net, host: SocketAddr) {
+pub fn answer_rosters<T: Transport>(net: &Rc<RefCell<T>>, host: T::Addr) {
     let mut net = net.borrow_mut();
     while let Some((from, message)) = net.next_control() {
         if from == host && message.first() == Some(&ROSTER) {
@@ -371,7 +480,7 @@ mod tests {
     /// Rosters round-trip; every truncation and garbage byte string decodes to None.
     #[test]
     fn roster_codec_is_total() {
-        let plan = Plan {
+        let plan: Plan<SocketAddr> = Plan {
             seat: Some(1),
             seed: 99,
             frames: 600,
@@ -386,7 +495,11 @@ mod tests {
         let bytes = encode_roster(&plan, 1, true);
         assert_eq!(decode_roster(&bytes), Some((Some(1), true, plan.clone())));
         for cut in 0..bytes.len() {
-            assert_eq!(decode_roster(&bytes[..cut]), None, "cut at {cut}");
+            assert_eq!(
+                decode_roster::<SocketAddr>(&bytes[..cut]),
+                None,
+                "cut at {cut}"
+            );
         }
         let mut rng = oorandom::Rand32::new(3);
         for _ in 0..10_000 {
@@ -395,7 +508,7 @@ mod tests {
             if let Some(first) = junk.first_mut() {
                 *first = ROSTER;
             }
-            let _ = decode_roster(&junk);
+            let _ = decode_roster::<SocketAddr>(&junk);
         }
     }
 }

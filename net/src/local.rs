@@ -1,25 +1,43 @@
-//! A whole match on this machine: N peers in one process, each with its own encrypted UDP
-//! socket on loopback, bots on every seat. What `hltd demo --headless` runs, and what the
-//! tests drive.
+//! A whole match on this machine: N peers in one process, each with its own socket on
+//! loopback (encrypted UDP, or WebRTC through an embedded signaling server), bots on every
+//! seat. What `hltd demo --headless` runs, and what the tests drive.
 
+use std::cell::RefCell;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use sim::{Game, Input, Script, Settings};
 
 use crate::consensus::Verdict;
 use crate::game::Rollback;
-use crate::invite::Secret;
+use crate::invite::{RoomCode, Secret};
+use crate::lobby::Plan;
+use crate::rtc::{room_url, IceServers, RtcError, RtcSocket};
 use crate::session::{
     config_digest, PeerStats, Seat, Session, SessionError, SessionEvent, SessionOptions, Spectator,
     Step, Work,
 };
-use crate::udp::{Faults, Net, SecureSocket, SocketError};
+use crate::signal::{EmbeddedSignal, SignalError};
+use crate::transport::{Faults, Transport};
+use crate::udp::{Net, SecureSocket, SocketError};
 
 /// Longest a local match may take before it is called stuck, beyond a second per 60 frames.
 pub const STALL_GRACE: Duration = Duration::from_secs(20);
 /// Longest the handshakes may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Longest the WebRTC connections may take (ICE, DTLS and SCTP for every pair).
+pub const RTC_CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// What carries a local match.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LocalTransport {
+    /// Encrypted UDP on loopback.
+    #[default]
+    Udp,
+    /// WebRTC data channels, through a signaling server embedded for the match.
+    WebRtc,
+}
 
 /// What to run.
 #[derive(Clone, Debug)]
@@ -47,6 +65,8 @@ pub struct LocalMatchOptions {
     pub realtime: bool,
     /// GGRS options.
     pub session: SessionOptions,
+    /// What carries the match.
+    pub transport: LocalTransport,
 }
 
 /// What happened.
@@ -66,7 +86,7 @@ pub struct LocalMatchReport {
     pub departed: Option<usize>,
     /// The spectator's hash at `frames`, when one ran.
     pub spectator_hash: Option<[u8; 32]>,
-    /// Time from the first hello to every link up.
+    /// Time from creating the sockets to every link up.
     pub connect_time: Duration,
     /// Time from starting GGRS to every session running.
     pub sync_time: Duration,
@@ -116,6 +136,12 @@ pub enum LocalMatchError {
     /// Handshakes did not complete in time.
     #[error("peers did not connect within {0:?}")]
     ConnectTimeout(Duration),
+    /// A WebRTC socket could not start.
+    #[error(transparent)]
+    Rtc(#[from] RtcError),
+    /// The signaling server could not start.
+    #[error(transparent)]
+    Signal(#[from] SignalError),
     /// The match made no progress in time.
     #[error("the match stalled: {0}")]
     Stalled(String),
@@ -157,19 +183,62 @@ pub fn run_local_match(options: &LocalMatchOptions) -> Result<LocalMatchReport, 
     let started = Instant::now();
     let players = u32::try_from(options.peers).unwrap_or(u32::MAX);
     let settings = Settings::new(options.seed, players, sim::Scenario::Standard, None)?;
-    let psk = Secret::generate().map_err(LocalMatchError::Random)?.psk();
-    let digest = config_digest(sim::RULES_VERSION, &options.session);
     let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
-    let nets: Vec<Net> = (0..options.peers)
-        .map(|_| SecureSocket::bind(loopback, psk, digest))
-        .collect::<Result<_, _>>()?;
-    let spectator_net = if options.spectator {
-        Some(SecureSocket::bind(loopback, psk, digest)?)
-    } else {
-        None
-    };
-    let addrs: Vec<SocketAddr> = nets.iter().map(|n| n.borrow().local_addr()).collect();
-    connect_all(&nets, &addrs, spectator_net.as_ref())?;
+    match options.transport {
+        LocalTransport::Udp => {
+            let psk = Secret::generate().map_err(LocalMatchError::Random)?.psk();
+            let digest = config_digest(sim::RULES_VERSION, &options.session);
+            let nets: Vec<Net> = (0..options.peers)
+                .map(|_| SecureSocket::bind(loopback, psk, digest))
+                .collect::<Result<_, _>>()?;
+            let spectator = if options.spectator {
+                Some(SecureSocket::bind(loopback, psk, digest)?)
+            } else {
+                None
+            };
+            play_local(options, settings, nets, spectator, started, CONNECT_TIMEOUT)
+        }
+        LocalTransport::WebRtc => {
+            let signal = EmbeddedSignal::start(loopback)?;
+            let room = RoomCode::generate().map_err(LocalMatchError::Random)?;
+            let url = room_url(&signal.url(), &room.to_string());
+            let ice = IceServers::default();
+            let nets = (0..options.peers)
+                .map(|_| RtcSocket::connect(&url, &ice))
+                .collect::<Result<Vec<_>, _>>()?;
+            let spectator = if options.spectator {
+                Some(RtcSocket::connect(&url, &ice)?)
+            } else {
+                None
+            };
+            let report = play_local(
+                options,
+                settings,
+                nets,
+                spectator,
+                started,
+                RTC_CONNECT_TIMEOUT,
+            );
+            drop(signal);
+            report
+        }
+    }
+}
+
+fn play_local<T: Transport>(
+    options: &LocalMatchOptions,
+    settings: Settings,
+    nets: Vec<Rc<RefCell<T>>>,
+    spectator_net: Option<Rc<RefCell<T>>>,
+    started: Instant,
+    connect_timeout: Duration,
+) -> Result<LocalMatchReport, LocalMatchError> {
+    let addrs: Vec<T::Addr> = nets
+        .iter()
+        .map(|n| n.borrow().local_addr())
+        .collect::<Option<_>>()
+        .ok_or(LocalMatchError::ConnectTimeout(connect_timeout))?;
+    connect_all(&nets, &addrs, spectator_net.as_ref(), connect_timeout)?;
     let connect_time = started.elapsed();
     for (i, net) in nets.iter().enumerate() {
         net.borrow_mut().set_faults(Faults {
@@ -182,8 +251,8 @@ pub fn run_local_match(options: &LocalMatchOptions) -> Result<LocalMatchReport, 
     let mut sessions = Vec::with_capacity(options.peers);
     for (me, net) in nets.iter().enumerate() {
         let seats = Seat::table(&addrs, me);
-        let spectators: Vec<SocketAddr> = match (&spectator_net, me) {
-            (Some(s), 0) => vec![s.borrow().local_addr()],
+        let spectators: Vec<T::Addr> = match (&spectator_net, me) {
+            (Some(s), 0) => s.borrow().local_addr().into_iter().collect(),
             _ => Vec::new(),
         };
         let game = Faulty {
@@ -305,24 +374,25 @@ pub fn run_local_match(options: &LocalMatchOptions) -> Result<LocalMatchReport, 
 }
 
 /// Every peer handshakes with every higher-numbered peer; the spectator with peer 0.
-fn connect_all(
-    nets: &[Net],
-    addrs: &[SocketAddr],
-    spectator: Option<&Net>,
+fn connect_all<T: Transport>(
+    nets: &[Rc<RefCell<T>>],
+    addrs: &[T::Addr],
+    spectator: Option<&Rc<RefCell<T>>>,
+    timeout: Duration,
 ) -> Result<(), LocalMatchError> {
     for (i, net) in nets.iter().enumerate() {
         for addr in &addrs[..i] {
-            net.borrow_mut().expect(*addr);
+            net.borrow_mut().open_link(*addr, false);
         }
         for addr in &addrs[i + 1..] {
-            net.borrow_mut().connect(*addr);
+            net.borrow_mut().open_link(*addr, true);
         }
     }
     nets[0].borrow_mut().set_accepting(spectator.is_some());
     if let Some(s) = spectator {
-        s.borrow_mut().connect(addrs[0]);
+        s.borrow_mut().open_link(addrs[0], true);
     }
-    let deadline = Instant::now() + CONNECT_TIMEOUT;
+    let deadline = Instant::now() + timeout;
     loop {
         for net in nets.iter().chain(spectator) {
             net.borrow_mut().poll();
@@ -339,14 +409,19 @@ fn connect_all(
             nets[0].borrow_mut().set_accepting(false);
             return Ok(());
         }
+        for net in nets.iter().chain(spectator) {
+            if let Some(failure) = net.borrow().failure() {
+                return Err(SessionError::Transport(failure).into());
+            }
+        }
         if Instant::now() > deadline {
-            return Err(LocalMatchError::ConnectTimeout(CONNECT_TIMEOUT));
+            return Err(LocalMatchError::ConnectTimeout(timeout));
         }
         std::thread::sleep(Duration::from_millis(1));
     }
 }
 
-fn log_event(seat: usize, event: &SessionEvent) {
+fn log_event<A: std::fmt::Debug>(seat: usize, event: &SessionEvent<A>) {
     match event {
         SessionEvent::Desync(verdict) => tracing::warn!(seat, %verdict, "desync verdict"),
         other => tracing::debug!(seat, ?other, "session event"),
@@ -388,11 +463,11 @@ impl PlayedReport {
 ///
 /// # Errors
 /// [`LocalMatchError`] when GGRS fails or the match stalls.
-pub fn play_plan(
-    net: Net,
-    plan: &crate::lobby::Plan,
+pub fn play_plan<T: Transport>(
+    net: Rc<RefCell<T>>,
+    plan: &Plan<T::Addr>,
     linger: Duration,
-    mut on_event: impl FnMut(&SessionEvent),
+    mut on_event: impl FnMut(&SessionEvent<T::Addr>),
 ) -> Result<PlayedReport, LocalMatchError> {
     let players = u32::try_from(plan.players.len()).unwrap_or(u32::MAX);
     let settings = Settings::new(plan.seed, players, sim::Scenario::Standard, None)?;
@@ -431,7 +506,7 @@ pub fn play_plan(
         });
     };
     let seats = Seat::table(&plan.players, me);
-    let spectators: &[SocketAddr] = if me == 0 { &plan.spectators } else { &[] };
+    let spectators: &[T::Addr] = if me == 0 { &plan.spectators } else { &[] };
     let mut session = Session::start(
         Faulty {
             game: Game::new(settings),

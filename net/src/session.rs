@@ -2,8 +2,10 @@
 //! records checksums for consensus, turns GGRS's events into [`SessionEvent`]s, and reports
 //! per-peer statistics.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
+use std::rc::Rc;
 use std::time::Duration;
 
 use ggrs::{
@@ -14,7 +16,8 @@ use ggrs::{
 use crate::consensus::{Consensus, Verdict};
 use crate::game::{checksum_of, GgrsConfig, Rollback};
 use crate::secure::DIGEST_LEN;
-use crate::udp::{GgrsSocket, LinkEvent, Net, Traffic};
+use crate::transport::{GgrsSocket, LinkEvent, Traffic, Transport};
+use crate::udp::SecureSocket;
 
 /// Frames of input delay unless configured otherwise.
 pub const DEFAULT_INPUT_DELAY: usize = 2;
@@ -96,16 +99,16 @@ pub fn config_digest(rules_version: u32, options: &SessionOptions) -> [u8; DIGES
 
 /// Who sits where.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Seat {
+pub enum Seat<A = SocketAddr> {
     /// Played here.
     Local,
     /// Played by the peer at this address.
-    Remote(SocketAddr),
+    Remote(A),
 }
 
-impl Seat {
+impl<A: Copy + PartialEq> Seat<A> {
     /// The seats of a match whose players are at `addrs` (by seat), seen from seat `me`.
-    pub fn table(addrs: &[SocketAddr], me: usize) -> Vec<Seat> {
+    pub fn table(addrs: &[A], me: usize) -> Vec<Seat<A>> {
         addrs
             .iter()
             .enumerate()
@@ -122,7 +125,7 @@ impl Seat {
 
 /// Something the player should hear about.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SessionEvent {
+pub enum SessionEvent<A = SocketAddr> {
     /// GGRS synchronized with the peer in this seat.
     Synchronized(usize),
     /// The peer in this seat went quiet.
@@ -134,7 +137,7 @@ pub enum SessionEvent {
     /// Confirmed states differ: the verdict names who diverged.
     Desync(Verdict),
     /// A peer at this address runs different rules or session options.
-    ConfigMismatch(SocketAddr),
+    ConfigMismatch(A),
 }
 
 /// Why [`Session::step`] did not advance.
@@ -152,6 +155,9 @@ pub enum SessionError {
     /// A peer left and the session is set to end then.
     #[error("the player in seat {0} left")]
     PeerLeft(usize),
+    /// The transport failed (WebRTC's message loop ended, say).
+    #[error("the connection failed: {0}")]
+    Transport(String),
 }
 
 /// What one step did.
@@ -190,25 +196,25 @@ pub struct PeerStats {
 }
 
 /// A running peer-to-peer match.
-pub struct Session<G: Rollback + 'static> {
-    ggrs: P2PSession<GgrsConfig<G>>,
-    net: Net,
+pub struct Session<G: Rollback + 'static, T: Transport = SecureSocket> {
+    ggrs: P2PSession<GgrsConfig<G, T::Addr>>,
+    net: Rc<RefCell<T>>,
     game: G,
-    seats: Vec<Seat>,
+    seats: Vec<Seat<T::Addr>>,
     local_seat: usize,
-    seat_of: BTreeMap<SocketAddr, usize>,
+    seat_of: BTreeMap<T::Addr, usize>,
     options: SessionOptions,
     consensus: Consensus,
     hashes: BTreeMap<i32, [u8; 32]>,
     work: Work,
-    events: VecDeque<SessionEvent>,
+    events: VecDeque<SessionEvent<T::Addr>>,
     left: Vec<usize>,
     /// Per seat: datagrams received when last counted, and when that count last grew.
     heard: Vec<(u64, std::time::Instant)>,
     sent_verdict: bool,
 }
 
-impl<G: Rollback + 'static> Session<G> {
+impl<G: Rollback + 'static, T: Transport> Session<G, T> {
     /// Starts GGRS for `game` with the given seats (exactly one [`Seat::Local`]) and
     /// spectators, over `net`, whose links to every remote seat and spectator must be up.
     ///
@@ -216,11 +222,11 @@ impl<G: Rollback + 'static> Session<G> {
     /// [`SessionError::Setup`] when GGRS refuses the configuration.
     pub fn start(
         game: G,
-        net: Net,
-        seats: Vec<Seat>,
-        spectators: &[SocketAddr],
+        net: Rc<RefCell<T>>,
+        seats: Vec<Seat<T::Addr>>,
+        spectators: &[T::Addr],
         options: SessionOptions,
-    ) -> Result<Session<G>, SessionError> {
+    ) -> Result<Session<G, T>, SessionError> {
         let local_seat = seats
             .iter()
             .position(|s| *s == Seat::Local)
@@ -229,7 +235,7 @@ impl<G: Rollback + 'static> Session<G> {
                     info: "no local seat".into(),
                 })
             })?;
-        let mut builder = SessionBuilder::<GgrsConfig<G>>::new()
+        let mut builder = SessionBuilder::<GgrsConfig<G, T::Addr>>::new()
             .with_num_players(seats.len())
             .map_err(SessionError::Setup)?
             .with_input_delay(options.input_delay)
@@ -253,7 +259,7 @@ impl<G: Rollback + 'static> Session<G> {
                 .map_err(SessionError::Setup)?;
         }
         for (i, addr) in spectators.iter().enumerate() {
-            net.borrow_mut().set_spectator(*addr);
+            net.borrow_mut().mailbox().set_spectator(*addr);
             builder = builder
                 .add_player(PlayerType::Spectator(*addr), seats.len() + i)
                 .map_err(SessionError::Setup)?;
@@ -282,7 +288,8 @@ impl<G: Rollback + 'static> Session<G> {
 
     /// The socket validates GGRS messages against our current frame.
     fn tell_net_where_we_are(&self) {
-        self.net.borrow_mut().set_frame(self.ggrs.current_frame());
+        let frame = self.ggrs.current_frame();
+        self.net.borrow_mut().mailbox().set_frame(frame);
     }
 
     /// Reads the network and GGRS's events without advancing.
@@ -312,6 +319,9 @@ impl<G: Rollback + 'static> Session<G> {
         self.tell_net_where_we_are();
         self.ggrs.poll_remote_clients();
         self.after_poll();
+        if let Some(failure) = self.net.borrow().failure() {
+            return Err(SessionError::Transport(failure));
+        }
         if let Some(&seat) = self.left.first() {
             if self.options.on_disconnect == OnDisconnect::End {
                 return Err(SessionError::PeerLeft(seat));
@@ -334,7 +344,10 @@ impl<G: Rollback + 'static> Session<G> {
         Ok(Step::Advanced)
     }
 
-    fn fulfil(&mut self, requests: Vec<GgrsRequest<GgrsConfig<G>>>) -> Result<(), SessionError> {
+    fn fulfil(
+        &mut self,
+        requests: Vec<GgrsRequest<GgrsConfig<G, T::Addr>>>,
+    ) -> Result<(), SessionError> {
         let mut inputs = Vec::with_capacity(self.seats.len());
         let mut rolled_back = false;
         let mut advances = 0u64;
@@ -378,7 +391,7 @@ impl<G: Rollback + 'static> Session<G> {
         self.notice_silence();
         let (checksums, links) = {
             let mut net = self.net.borrow_mut();
-            (net.take_checksums(), net.take_events())
+            (net.mailbox().take_checksums(), net.take_events())
         };
         for (addr, seen) in checksums {
             if let Some(&seat) = self.seat_of.get(&addr) {
@@ -386,8 +399,17 @@ impl<G: Rollback + 'static> Session<G> {
             }
         }
         for link in links {
-            if let LinkEvent::ConfigMismatch(addr) = link {
-                self.events.push_back(SessionEvent::ConfigMismatch(addr));
+            match link {
+                LinkEvent::ConfigMismatch(addr) => {
+                    self.events.push_back(SessionEvent::ConfigMismatch(addr));
+                }
+                // A closed WebRTC connection is a departure we need not wait out.
+                LinkEvent::Down(addr) => {
+                    if let Some(&seat) = self.seat_of.get(&addr) {
+                        self.peer_left(seat, addr);
+                    }
+                }
+                LinkEvent::Up(_) => {}
             }
         }
         if !self.sent_verdict {
@@ -432,7 +454,7 @@ impl<G: Rollback + 'static> Session<G> {
         }
     }
 
-    fn peer_left(&mut self, seat: usize, addr: SocketAddr) {
+    fn peer_left(&mut self, seat: usize, addr: T::Addr) {
         if self.left.contains(&seat) {
             return;
         }
@@ -442,8 +464,8 @@ impl<G: Rollback + 'static> Session<G> {
         self.events.push_back(SessionEvent::Disconnected(seat));
     }
 
-    fn on_ggrs_event(&mut self, event: GgrsEvent<GgrsConfig<G>>) {
-        let seat = |addr: &SocketAddr| self.seat_of.get(addr).copied();
+    fn on_ggrs_event(&mut self, event: GgrsEvent<GgrsConfig<G, T::Addr>>) {
+        let seat = |addr: &T::Addr| self.seat_of.get(addr).copied();
         let event = match event {
             GgrsEvent::Synchronized { addr } => seat(&addr).map(SessionEvent::Synchronized),
             GgrsEvent::NetworkInterrupted { addr, .. } => {
@@ -468,7 +490,7 @@ impl<G: Rollback + 'static> Session<G> {
     }
 
     /// Takes the events since the last call.
-    pub fn take_events(&mut self) -> Vec<SessionEvent> {
+    pub fn take_events(&mut self) -> Vec<SessionEvent<T::Addr>> {
         self.events.drain(..).collect()
     }
 
@@ -546,41 +568,41 @@ impl<G: Rollback + 'static> Session<G> {
             .collect()
     }
 
-    /// The socket, for counters of strangers and the like.
-    pub fn net(&self) -> &Net {
+    /// The transport, for counters of strangers and the like.
+    pub fn net(&self) -> &Rc<RefCell<T>> {
         &self.net
     }
 }
 
 /// A spectator following a match through one host.
-pub struct Spectator<G: Rollback + 'static> {
-    ggrs: SpectatorSession<GgrsConfig<G>>,
-    net: Net,
+pub struct Spectator<G: Rollback + 'static, T: Transport = SecureSocket> {
+    ggrs: SpectatorSession<GgrsConfig<G, T::Addr>>,
+    net: Rc<RefCell<T>>,
     game: G,
     hashes: BTreeMap<i32, [u8; 32]>,
     frames: u64,
 }
 
-impl<G: Rollback + 'static> Spectator<G> {
+impl<G: Rollback + 'static, T: Transport> Spectator<G, T> {
     /// Follows the match of `players` players hosted at `host`, over `net` (link up).
     ///
     /// # Errors
     /// [`SessionError::Setup`] when GGRS refuses the configuration.
     pub fn start(
         game: G,
-        net: Net,
-        host: SocketAddr,
+        net: Rc<RefCell<T>>,
+        host: T::Addr,
         players: usize,
         options: SessionOptions,
     ) -> Result<Self, SessionError> {
-        let ggrs = SessionBuilder::<GgrsConfig<G>>::new()
+        let ggrs = SessionBuilder::<GgrsConfig<G, T::Addr>>::new()
             .with_num_players(players)
             .and_then(|b| b.with_fps(options.fps))
             .map_err(SessionError::Setup)?
             .with_max_prediction_window(options.max_prediction)
             .with_disconnect_timeout(options.disconnect_timeout)
             .start_spectator_session(host, GgrsSocket(net.clone()));
-        net.borrow_mut().set_spectating(true);
+        net.borrow_mut().mailbox().set_spectating(true);
         Ok(Spectator {
             ggrs,
             net,
@@ -596,14 +618,18 @@ impl<G: Rollback + 'static> Spectator<G> {
     /// [`SessionError::Ggrs`] when GGRS fails.
     pub fn step(&mut self) -> Result<Step, SessionError> {
         let step = self.step_unflushed();
-        self.net.borrow_mut().flush();
+        self.net.borrow_mut().flush_every(1);
         step
     }
 
     fn step_unflushed(&mut self) -> Result<Step, SessionError> {
-        self.net.borrow_mut().set_frame(self.current_frame());
+        let frame = self.current_frame();
+        self.net.borrow_mut().mailbox().set_frame(frame);
         self.ggrs.poll_remote_clients();
         for _ in self.ggrs.events() {}
+        if let Some(failure) = self.net.borrow().failure() {
+            return Err(SessionError::Transport(failure));
+        }
         if self.ggrs.current_state() != SessionState::Running {
             return Ok(Step::Waiting);
         }

@@ -1,9 +1,9 @@
 //! The encrypted UDP socket: peers, handshakes, sealed datagrams, drop counters, rate limits,
 //! and the adapter GGRS sends through.
 //!
-//! One [`SecureSocket`] serves a whole session: GGRS reaches it through [`GgrsSocket`] (a
-//! shared handle), and the session driver through the same handle for handshakes, the lobby's
-//! control messages and statistics. Everything that arrives is checked in this order, and
+//! One [`SecureSocket`] serves a whole session: GGRS reaches it through
+//! [`crate::transport::GgrsSocket`] (a shared handle), and the session driver through the same
+//! handle for handshakes, the lobby's control messages and statistics. Everything that arrives is checked in this order, and
 //! dropped and counted at the first failure: size and header, source (a peer, or a stranger
 //! while the host is accepting), rate limit, authentication, replay window, message decoding,
 //! GGRS validation ([`crate::codec`]).
@@ -15,10 +15,14 @@ use std::net::{SocketAddr, UdpSocket};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use crate::codec::{self, Body, ChecksumSeen, Limits};
+use crate::codec::ChecksumSeen;
 use crate::secure::{
     self, Channel, DropReason, Initiator, Kind, DATAGRAM_MAX, DIGEST_LEN, PAYLOAD_MAX,
 };
+use crate::transport::{
+    FaultLine, Mailbox, Transport, STREAM_CONTROL, STREAM_GGRS, STREAM_GGRS_BATCH,
+};
+pub use crate::transport::{Faults, LinkEvent, Traffic};
 
 /// Datagrams read per poll at most: bounds the work of one poll.
 pub const RECV_BATCH_MAX: usize = 1024;
@@ -28,8 +32,6 @@ pub const PEERS_MAX: usize = 32;
 pub const HELLO_RESEND: Duration = Duration::from_millis(200);
 /// Handshake hellos per second accepted from strangers, all together.
 pub const STRANGER_RATE_PER_S: u32 = 50;
-/// Datagrams held back by simulated latency at most.
-pub const DELAYED_MAX: usize = 4096;
 /// Handshake messages per second one peer's address may make us process (each costs a key
 /// exchange). Data packets are not limited here: decrypting one is cheap and `RECV_BATCH_MAX`
 /// bounds them per poll, so spoofed junk cannot crowd out the real peer's traffic.
@@ -37,57 +39,12 @@ pub const HANDSHAKE_RATE_PER_S: u32 = 20;
 /// A stranger whose handshake completed but who sent nothing authentic within this time may
 /// be forgotten to make room: replayed hellos cannot fill the peer table.
 pub const HALF_OPEN_GRACE: Duration = Duration::from_secs(5);
-/// Messages waiting in each inbox at most (control, GGRS, checksums): bounds what a peer can
-/// make us hold between polls.
-pub const INBOX_MAX: usize = 4096;
 /// Control messages waiting at most.
 pub const CONTROL_INBOX_MAX: usize = 64;
 /// Control messages waiting from one sender at most: one joiner cannot lock out the rest.
 pub const CONTROL_INBOX_PER_PEER: usize = 8;
-/// GGRS messages waiting from one sender at most.
-pub const INBOX_PER_PEER: usize = 1024;
-/// GGRS messages queued for one peer at most before they are sent.
-pub const OUTBOX_MAX: usize = 128;
 /// Hellos remembered per peer, so a repeated one is answered again instead of re-keying.
 const HELLOS_REMEMBERED: usize = 4;
-
-/// Streams multiplexed inside a data packet (its first plaintext byte).
-const STREAM_GGRS: u8 = 0;
-const STREAM_CONTROL: u8 = 1;
-/// Several GGRS messages in the compact batch format of [`codec::encode_batch`].
-const STREAM_GGRS_BATCH: u8 = 2;
-
-/// GGRS messages waiting to leave for one peer.
-#[derive(Default)]
-struct Outbox {
-    magic: u16,
-    bodies: Vec<Body>,
-    /// Holds a message that should not wait (synchronization).
-    urgent: bool,
-    /// Flush calls since this outbox last sent.
-    age: u32,
-}
-
-/// Counters of one peer (or of all strangers together).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Traffic {
-    /// Datagrams sent.
-    pub packets_sent: u64,
-    /// UDP payload bytes sent (IP and UDP headers not included).
-    pub bytes_sent: u64,
-    /// Datagrams received and accepted.
-    pub packets_received: u64,
-    /// UDP payload bytes received and accepted.
-    pub bytes_received: u64,
-    /// Datagrams dropped, by reason.
-    pub dropped: BTreeMap<DropReason, u64>,
-}
-
-impl Traffic {
-    fn drop(&mut self, reason: DropReason) {
-        *self.dropped.entry(reason).or_insert(0) += 1;
-    }
-}
 
 /// Where a peer's handshake stands.
 // A socket has a few dozen peers at most: the variants' sizes do not matter.
@@ -175,26 +132,6 @@ impl Bucket {
     }
 }
 
-/// Simulated network faults on what this socket sends (for the demo and tests).
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Faults {
-    /// Probability of dropping a datagram, in parts per million.
-    pub loss_ppm: u32,
-    /// Delay added to every datagram.
-    pub latency: Duration,
-    /// Seed of the loss decisions.
-    pub seed: u64,
-}
-
-/// Something that happened to a peer's link, for the driver to report.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LinkEvent {
-    /// A handshake completed.
-    Up(SocketAddr),
-    /// A handshake showed a different configuration (rules version or session settings).
-    ConfigMismatch(SocketAddr),
-}
-
 /// The socket and everything it knows. Shared through [`Net`].
 pub struct SecureSocket {
     socket: UdpSocket,
@@ -205,25 +142,13 @@ pub struct SecureSocket {
     accepting: bool,
     strangers: Traffic,
     stranger_bucket: Bucket,
-    frame: i32,
-    spectators: std::collections::BTreeSet<SocketAddr>,
-    spectating: bool,
-    /// Wall clock at the last poll, in ms since the Unix epoch (for quality replies).
-    now_ms: u128,
-    /// Messages in `ggrs_inbox` per sender.
-    inbox_counts: BTreeMap<SocketAddr, usize>,
-    ggrs_inbox: Vec<(SocketAddr, ggrs::Message)>,
+    mailbox: Mailbox<SocketAddr>,
     control_inbox: VecDeque<(SocketAddr, Vec<u8>)>,
-    checksums: Vec<(SocketAddr, ChecksumSeen)>,
-    events: VecDeque<LinkEvent>,
-    faults: Faults,
-    fault_rng: oorandom::Rand32,
-    delayed: VecDeque<(Instant, SocketAddr, Vec<u8>)>,
+    events: VecDeque<LinkEvent<SocketAddr>>,
+    faults: FaultLine<SocketAddr>,
     buf: Vec<u8>,
     plain: Vec<u8>,
     wire: Vec<u8>,
-    /// GGRS messages waiting for a flush, per peer.
-    outbox: BTreeMap<SocketAddr, Outbox>,
 }
 
 /// A shared handle to the session's socket.
@@ -269,22 +194,13 @@ impl SecureSocket {
             accepting: false,
             strangers: Traffic::default(),
             stranger_bucket: Bucket::new(STRANGER_RATE_PER_S, now),
-            frame: 0,
-            spectators: std::collections::BTreeSet::new(),
-            spectating: false,
-            now_ms: 0,
-            inbox_counts: BTreeMap::new(),
-            ggrs_inbox: Vec::new(),
+            mailbox: Mailbox::default(),
             control_inbox: VecDeque::new(),
-            checksums: Vec::new(),
             events: VecDeque::new(),
-            faults: Faults::default(),
-            fault_rng: oorandom::Rand32::new(0),
-            delayed: VecDeque::new(),
+            faults: FaultLine::default(),
             buf: vec![0; DATAGRAM_MAX + 1],
             plain: Vec::with_capacity(DATAGRAM_MAX),
             wire: Vec::with_capacity(DATAGRAM_MAX),
-            outbox: BTreeMap::new(),
         })))
     }
 
@@ -300,44 +216,22 @@ impl SecureSocket {
 
     /// Simulated faults on everything sent from now on.
     pub fn set_faults(&mut self, faults: Faults) {
-        self.faults = faults;
-        self.fault_rng = oorandom::Rand32::new(faults.seed);
+        self.faults.set(faults);
     }
 
     /// Our current frame, the reference for validating GGRS messages.
     pub fn set_frame(&mut self, frame: i32) {
-        self.frame = frame;
+        self.mailbox.set_frame(frame);
     }
 
-    fn limits(&self, from: SocketAddr) -> Limits {
-        Limits {
-            frame: self.frame,
-            now_ms: self.now_ms,
-            role: if self.spectating {
-                codec::Role::SpectatorOfHost
-            } else if self.spectators.contains(&from) {
-                codec::Role::HostOfSpectator
-            } else {
-                codec::Role::Player
-            },
-        }
-    }
-
-    /// Marks `addr` as a spectator of ours: it may acknowledge inputs but never send any.
-    /// What it sent before (checked as a player's) is discarded.
+    /// Marks `addr` as a spectator of ours (see [`Mailbox::set_spectator`]).
     pub fn set_spectator(&mut self, addr: SocketAddr) {
-        self.spectators.insert(addr);
-        self.ggrs_inbox.retain(|(from, _)| *from != addr);
-        self.inbox_counts.remove(&addr);
+        self.mailbox.set_spectator(addr);
     }
 
-    /// Marks this socket as a spectator's: its one peer is the host, who never sends
-    /// checksum reports to spectators, and the spectator's input buffer is short. What
-    /// arrived before (checked as a player's) is discarded.
+    /// Marks this socket as a spectator's (see [`Mailbox::set_spectating`]).
     pub fn set_spectating(&mut self, spectating: bool) {
-        self.spectating = spectating;
-        self.ggrs_inbox.clear();
-        self.inbox_counts.clear();
+        self.mailbox.set_spectating(spectating);
     }
 
     /// Starts (or restarts) a handshake with `addr`.
@@ -390,13 +284,13 @@ impl SecureSocket {
     }
 
     /// Takes the link events since the last call.
-    pub fn take_events(&mut self) -> Vec<LinkEvent> {
+    pub fn take_events(&mut self) -> Vec<LinkEvent<SocketAddr>> {
         self.events.drain(..).collect()
     }
 
     /// Takes the checksum reports peers sent since the last call.
     pub fn take_checksums(&mut self) -> Vec<(SocketAddr, ChecksumSeen)> {
-        std::mem::take(&mut self.checksums)
+        self.mailbox.take_checksums()
     }
 
     /// Takes the next control message.
@@ -412,7 +306,7 @@ impl SecureSocket {
     /// The GGRS magic our messages to `addr` carry (known once GGRS sent one): lets tests and
     /// fuzzers craft messages the peer's GGRS accepts as ours.
     pub fn outgoing_magic(&self, addr: SocketAddr) -> Option<u16> {
-        self.outbox.get(&addr).map(|o| o.magic)
+        self.mailbox.outgoing_magic(addr)
     }
 
     /// Seals `bytes` as a GGRS message to a peer, unchecked: what a hostile peer holding the
@@ -421,62 +315,16 @@ impl SecureSocket {
         self.send_stream(addr, STREAM_GGRS, bytes);
     }
 
-    /// Queues a GGRS message for `addr`, merging it with what is already queued: only the
-    /// newest input message (it repeats every unacknowledged input), ack and quality message
-    /// matter, and a keep-alive is pointless next to anything else.
+    /// Queues a GGRS message for `addr` (see [`Mailbox::queue`]).
     fn queue_ggrs(&mut self, addr: SocketAddr, message: &ggrs::Message) {
-        let mirror = match codec::mirror_of(message) {
-            Ok(mirror) => mirror,
-            Err(reason) => return self.count_drop(addr, reason),
-        };
-        if self
-            .outbox
-            .get(&addr)
-            .is_some_and(|o| o.magic != mirror.magic && !o.bodies.is_empty())
-        {
-            self.flush_peer(addr);
+        let mut mailbox = std::mem::take(&mut self.mailbox);
+        let queued = mailbox.queue(addr, message, |to, stream, body| {
+            self.send_stream(to, stream, body)
+        });
+        self.mailbox = mailbox;
+        if let Err(reason) = queued {
+            self.count_drop(addr, reason);
         }
-        if self
-            .outbox
-            .get(&addr)
-            .is_some_and(|o| o.bodies.len() >= OUTBOX_MAX)
-        {
-            self.flush_peer(addr);
-        }
-        let outbox = self.outbox.entry(addr).or_default();
-        outbox.magic = mirror.magic;
-        let body = mirror.body;
-        let same_kind =
-            |queued: &Body| std::mem::discriminant(queued) == std::mem::discriminant(&body);
-        match &body {
-            Body::Input(input) => {
-                // An input message acknowledges too: a queued ack it covers is redundant.
-                let ack = input.ack_frame;
-                outbox.bodies.retain(|queued| match queued {
-                    Body::InputAck { ack_frame } => *ack_frame > ack,
-                    queued => !same_kind(queued),
-                });
-            }
-            Body::InputAck { ack_frame } => {
-                let covered = outbox.bodies.iter().any(
-                    |queued| matches!(queued, Body::Input(input) if input.ack_frame >= *ack_frame),
-                );
-                if covered {
-                    return;
-                }
-                outbox.bodies.retain(|queued| !same_kind(queued));
-            }
-            Body::QualityReport { .. } | Body::QualityReply { .. } => {
-                outbox.bodies.retain(|queued| !same_kind(queued));
-            }
-            Body::KeepAlive if !outbox.bodies.is_empty() => return,
-            _ => {}
-        }
-        // Synchronization is a handshake of round trips: batching it would only slow the
-        // start. Quality replies wait like the rest (ping then includes the batching delay,
-        // which inputs suffer too).
-        outbox.urgent |= matches!(body, Body::SyncRequest { .. } | Body::SyncReply { .. });
-        outbox.bodies.push(body);
     }
 
     /// Sends every peer's queued GGRS messages now, one datagram per peer.
@@ -488,51 +336,18 @@ impl SecureSocket {
     /// holds something urgent). Called once per frame, this sends one datagram per peer
     /// every `interval` frames.
     pub fn flush_every(&mut self, interval: u32) {
-        let due: Vec<SocketAddr> = self
-            .outbox
-            .iter_mut()
-            .filter_map(|(addr, o)| {
-                o.age += 1;
-                (!o.bodies.is_empty() && (o.urgent || o.age >= interval)).then_some(*addr)
-            })
-            .collect();
-        for addr in due {
-            self.flush_peer(addr);
-        }
-    }
-
-    fn flush_peer(&mut self, addr: SocketAddr) {
-        let Some(mut outbox) = self.outbox.remove(&addr) else {
-            return;
-        };
-        let mut batch = Vec::new();
-        let mut start = 0;
-        while start < outbox.bodies.len() {
-            // Take as many messages as fit one datagram (at least one, at most a chunk).
-            let mut end = outbox.bodies.len().min(start + codec::BATCH_MESSAGES_MAX);
-            loop {
-                codec::encode_batch(outbox.magic, &outbox.bodies[start..end], &mut batch);
-                if batch.len() < PAYLOAD_MAX || end == start + 1 {
-                    break;
-                }
-                end = start + (end - start).div_ceil(2);
-            }
-            self.send_stream(addr, STREAM_GGRS_BATCH, &batch);
-            start = end;
-        }
-        outbox.bodies.clear();
-        outbox.urgent = false;
-        outbox.age = 0;
-        self.outbox.insert(addr, outbox);
+        let mut mailbox = std::mem::take(&mut self.mailbox);
+        mailbox.flush_every(interval, |to, stream, body| {
+            self.send_stream(to, stream, body)
+        });
+        self.mailbox = mailbox;
     }
 
     /// Reads everything waiting, resends unanswered hellos and releases delayed datagrams.
     pub fn poll(&mut self) {
         let now = Instant::now();
         // One reading of the wall clock serves every message of this poll.
-        self.now_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis());
+        self.mailbox.read_clock();
         self.flush_delayed(now);
         let resend: Vec<(SocketAddr, Vec<u8>)> = self
             .peers
@@ -722,19 +537,13 @@ impl SecureSocket {
             return self.count_drop(from, reason);
         }
         let delivered = match plain.split_first() {
-            Some((&STREAM_GGRS, body)) => self.deliver_ggrs(from, body),
-            Some((&STREAM_GGRS_BATCH, body)) => match codec::decode_batch(body) {
-                Ok(messages) => {
-                    for mirror in messages {
-                        // One bad message costs only itself.
-                        if let Err(reason) = self.deliver_mirror(from, mirror) {
-                            self.count_drop(from, reason);
-                        }
-                    }
-                    Ok(())
-                }
-                Err(reason) => Err(reason),
-            },
+            Some((&stream, body)) if stream == STREAM_GGRS || stream == STREAM_GGRS_BATCH => {
+                let mut mailbox = std::mem::take(&mut self.mailbox);
+                let delivered =
+                    mailbox.deliver(from, stream, body, |reason| self.count_drop(from, reason));
+                self.mailbox = mailbox;
+                delivered
+            }
             Some((&STREAM_CONTROL, body)) => {
                 let mine = self
                     .control_inbox
@@ -754,36 +563,6 @@ impl SecureSocket {
             Ok(()) => self.count_received(from, datagram.len()),
             Err(reason) => self.count_drop(from, reason),
         }
-    }
-
-    fn deliver_ggrs(&mut self, from: SocketAddr, message: &[u8]) -> Result<(), DropReason> {
-        let checked = codec::decode(message, self.limits(from))?;
-        self.deliver_checked(from, checked);
-        Ok(())
-    }
-
-    fn deliver_mirror(
-        &mut self,
-        from: SocketAddr,
-        mirror: codec::Mirror,
-    ) -> Result<(), DropReason> {
-        let checked = codec::check(mirror, self.limits(from))?;
-        self.deliver_checked(from, checked);
-        Ok(())
-    }
-
-    fn deliver_checked(&mut self, from: SocketAddr, checked: codec::Checked) {
-        let mine = self.inbox_counts.entry(from).or_insert(0);
-        if self.ggrs_inbox.len() >= INBOX_MAX || *mine >= INBOX_PER_PEER {
-            return self.count_drop(from, DropReason::RateLimited);
-        }
-        *mine += 1;
-        if let Some(seen) = checked.checksum {
-            if self.checksums.len() < INBOX_MAX {
-                self.checksums.push((from, seen));
-            }
-        }
-        self.ggrs_inbox.push((from, checked.message));
     }
 
     fn open_data(
@@ -859,28 +638,14 @@ impl SecureSocket {
             peer.traffic.packets_sent += 1;
             peer.traffic.bytes_sent += datagram.len() as u64;
         }
-        if self.faults.loss_ppm > 0
-            && self.fault_rng.rand_range(0..1_000_000) < self.faults.loss_ppm
-        {
-            return;
-        }
-        if self.faults.latency.is_zero() {
+        if let Some(datagram) = self.faults.admit(addr, datagram) {
             // A full send buffer or an unreachable peer loses the datagram, as UDP may.
             let _ = self.socket.send_to(datagram, addr);
-        } else if self.delayed.len() < DELAYED_MAX {
-            let due = Instant::now() + self.faults.latency;
-            self.delayed.push_back((due, addr, datagram.to_vec()));
         }
     }
 
     fn flush_delayed(&mut self, now: Instant) {
-        while let Some((due, _, _)) = self.delayed.front() {
-            if *due > now {
-                break;
-            }
-            let Some((_, addr, datagram)) = self.delayed.pop_front() else {
-                break;
-            };
+        while let Some((addr, datagram)) = self.faults.due(now) {
             let _ = self.socket.send_to(&datagram, addr);
         }
     }
@@ -891,20 +656,74 @@ fn noise_part(datagram: &[u8]) -> &[u8] {
     datagram.get(secure::HEADER_LEN..).unwrap_or(&[])
 }
 
-/// GGRS's view of the socket.
-pub struct GgrsSocket(pub Net);
+impl Transport for SecureSocket {
+    type Addr = SocketAddr;
 
-impl ggrs::NonBlockingSocket<SocketAddr> for GgrsSocket {
-    fn send_to(&mut self, msg: &ggrs::Message, addr: &SocketAddr) {
-        self.0.borrow_mut().queue_ggrs(*addr, msg);
+    fn poll(&mut self) {
+        SecureSocket::poll(self);
     }
 
-    fn receive_all_messages(&mut self) -> Vec<(SocketAddr, ggrs::Message)> {
-        // Queued messages leave at the caller's flush (once per step, see `Session::step`),
-        // so one step costs one datagram per peer.
-        let mut net = self.0.borrow_mut();
-        net.poll();
-        net.inbox_counts.clear();
-        std::mem::take(&mut net.ggrs_inbox)
+    fn failure(&self) -> Option<String> {
+        None
+    }
+
+    fn local_addr(&self) -> Option<SocketAddr> {
+        Some(self.local)
+    }
+
+    fn open_link(&mut self, addr: SocketAddr, initiate: bool) {
+        if initiate {
+            self.connect(addr);
+        } else {
+            self.expect(addr);
+        }
+    }
+
+    fn is_up(&self, addr: SocketAddr) -> bool {
+        SecureSocket::is_up(self, addr)
+    }
+
+    fn peers_up(&self) -> Vec<SocketAddr> {
+        self.peers
+            .iter()
+            .filter(|(_, p)| matches!(p.link, Link::Up { .. }))
+            .map(|(a, _)| *a)
+            .collect()
+    }
+
+    fn set_accepting(&mut self, accepting: bool) {
+        SecureSocket::set_accepting(self, accepting);
+    }
+
+    fn take_events(&mut self) -> Vec<LinkEvent<SocketAddr>> {
+        SecureSocket::take_events(self)
+    }
+
+    fn traffic(&self, addr: SocketAddr) -> Option<&Traffic> {
+        SecureSocket::traffic(self, addr)
+    }
+
+    fn next_control(&mut self) -> Option<(SocketAddr, Vec<u8>)> {
+        SecureSocket::next_control(self)
+    }
+
+    fn send_control(&mut self, addr: SocketAddr, payload: &[u8]) {
+        SecureSocket::send_control(self, addr, payload);
+    }
+
+    fn mailbox(&mut self) -> &mut Mailbox<SocketAddr> {
+        &mut self.mailbox
+    }
+
+    fn flush_every(&mut self, interval: u32) {
+        SecureSocket::flush_every(self, interval);
+    }
+
+    fn queue_ggrs(&mut self, addr: SocketAddr, message: &ggrs::Message) {
+        SecureSocket::queue_ggrs(self, addr, message);
+    }
+
+    fn set_faults(&mut self, faults: Faults) {
+        SecureSocket::set_faults(self, faults);
     }
 }

@@ -12,14 +12,18 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run a networked match between bots on this machine, over encrypted loopback UDP.
+    /// Run a networked match between bots on this machine, over encrypted loopback UDP (or
+    /// WebRTC).
     Demo(DemoArgs),
-    /// Host a match over encrypted UDP: prints an invite code and waits for the players.
+    /// Host a match: over encrypted UDP it prints an invite code, over WebRTC (--webrtc) a
+    /// room code; then it waits for the players.
     Host(HostArgs),
-    /// Join a hosted match with its invite code.
+    /// Join a hosted match with its invite code or room code.
     Join(JoinArgs),
-    /// Watch a hosted match with its invite code.
+    /// Watch a hosted match with its invite code or room code.
     Spectate(JoinArgs),
+    /// Run a WebRTC signaling server (rooms by URL path, like matchbox_server).
+    Signal(SignalArgs),
     /// Run a match headless and print its final frame and state hash.
     Sim(SimArgs),
 }
@@ -41,15 +45,104 @@ pub struct HostArgs {
     /// Minutes the invite code stays valid.
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=1440))]
     pub ttl_min: u64,
+    /// Play over WebRTC (matchbox) instead of encrypted UDP: prints a room code.
+    #[arg(long, conflicts_with = "udp")]
+    pub webrtc: bool,
+    /// With --webrtc: use the signaling server at this URL (ws://host:port) instead of
+    /// starting one in this process.
+    #[arg(long, value_name = "URL", requires = "webrtc")]
+    pub signal: Option<String>,
+    /// With --webrtc: where the embedded signaling server listens (port 0: any free port).
+    #[arg(
+        long,
+        value_name = "ADDR",
+        default_value = "127.0.0.1:3536",
+        conflicts_with = "signal"
+    )]
+    pub signal_bind: std::net::SocketAddr,
+    #[command(flatten)]
+    pub ice: IceArgs,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct JoinArgs {
-    /// The invite code the host printed, e.g. 0A1B2-C3D4E-... (case and dashes do not matter).
+    /// The invite code (UDP, e.g. 0A1B2-C3D4E-...) or the 6-character room code (WebRTC)
+    /// the host printed; case and dashes do not matter.
     pub code: String,
-    /// Local address to use (default: loopback for a loopback host, else any).
+    /// Local address to use (UDP; default: loopback for a loopback host, else any).
     #[arg(long)]
     pub bind: Option<std::net::SocketAddr>,
+    /// The signaling server of a WebRTC room (ws://host:port).
+    #[arg(long, value_name = "URL", default_value = net::signal::DEFAULT_URL)]
+    pub signal: String,
+    #[command(flatten)]
+    pub ice: IceArgs,
+}
+
+/// STUN and TURN servers for WebRTC. None by default.
+#[derive(Debug, clap::Args)]
+pub struct IceArgs {
+    /// A STUN or TURN server, e.g. stun:stun.example.org:3478 or
+    /// turn:turn.example.org:3478?transport=udp (repeat for several).
+    #[arg(long = "ice", value_name = "URL")]
+    pub urls: Vec<String>,
+    /// Username for the TURN servers.
+    #[arg(long, value_name = "NAME")]
+    pub ice_user: Option<String>,
+    /// Credential for the TURN servers.
+    #[arg(long, value_name = "SECRET")]
+    pub ice_credential: Option<String>,
+    /// A JSON file: {"urls": [...], "username": "...", "credential": "..."}; the flags above
+    /// add to it and override its username and credential.
+    #[arg(long, value_name = "FILE")]
+    pub ice_config: Option<std::path::PathBuf>,
+}
+
+impl IceArgs {
+    /// The ICE servers the flags and file name, or a usage error for `sub`.
+    pub fn servers(&self, sub: &str) -> net::rtc::IceServers {
+        let mut servers = match &self.ice_config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).unwrap_or_else(|err| {
+                    usage_error(
+                        sub,
+                        &format!("cannot read --ice-config {}: {err}", path.display()),
+                    )
+                });
+                net::rtc::IceServers::from_json(&text).unwrap_or_else(|err| {
+                    usage_error(sub, &format!("--ice-config {}: {err}", path.display()))
+                })
+            }
+            None => net::rtc::IceServers::default(),
+        };
+        servers.urls.extend(self.urls.iter().cloned());
+        if self.ice_user.is_some() {
+            servers.username.clone_from(&self.ice_user);
+        }
+        if self.ice_credential.is_some() {
+            servers.credential.clone_from(&self.ice_credential);
+        }
+        if let Err(err) = servers.validate() {
+            usage_error(sub, &err.to_string());
+        }
+        servers
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SignalArgs {
+    /// Address to listen on (port 0: any free port).
+    #[arg(long, default_value = "127.0.0.1:3536")]
+    pub bind: std::net::SocketAddr,
+}
+
+#[derive(Clone, Copy, Debug, Default, ValueEnum)]
+pub enum TransportArg {
+    /// Encrypted UDP on loopback.
+    #[default]
+    Udp,
+    /// WebRTC data channels, with a signaling server embedded in the process.
+    Webrtc,
 }
 
 #[derive(Debug, clap::Args)]
@@ -85,6 +178,9 @@ pub struct DemoArgs {
     /// protocol allows.
     #[arg(long)]
     pub realtime: bool,
+    /// What carries the match.
+    #[arg(long, value_enum, default_value_t = TransportArg::Udp)]
+    pub transport: TransportArg,
 }
 
 /// Parses a probability written as a decimal between 0 and 1 into parts per million, without

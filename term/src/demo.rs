@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Result;
-use net::local::{run_local_match, LocalMatchOptions, LocalMatchReport};
+use net::local::{run_local_match, LocalMatchOptions, LocalMatchReport, LocalTransport};
 use net::session::SessionOptions;
 
 use crate::args::{self, DemoArgs};
@@ -40,6 +40,10 @@ pub fn run(args: &DemoArgs) -> Result<ExitCode> {
             input_delay: args.input_delay as usize,
             max_prediction: args.max_prediction as usize,
             ..SessionOptions::default()
+        },
+        transport: match args.transport {
+            args::TransportArg::Udp => LocalTransport::Udp,
+            args::TransportArg::Webrtc => LocalTransport::WebRtc,
         },
     };
     let report = run_local_match(&options)?;

@@ -16,7 +16,10 @@ fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+            // matchbox's signaling server warns about every websocket closed without a
+            // goodbye, which is how every match ends.
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new("warn,matchbox_signaling=error")),
         )
         .init();
     let result = match cli.command {
@@ -24,6 +27,7 @@ fn main() -> std::process::ExitCode {
         Command::Host(args) => netcmd::host(&args),
         Command::Join(args) => netcmd::join(&args, net::lobby::Role::Player),
         Command::Spectate(args) => netcmd::join(&args, net::lobby::Role::Spectator),
+        Command::Signal(args) => netcmd::signal(&args),
         Command::Sim(args) => run_sim(&args).map(|()| std::process::ExitCode::SUCCESS),
     };
     match result {

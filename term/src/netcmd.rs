@@ -1,26 +1,63 @@
-//! `hltd host`, `hltd join CODE`, `hltd spectate CODE`: a match over encrypted UDP between
-//! processes. Until the terminal client lands, a bot plays each seat and progress is printed
+//! `hltd host`, `hltd join CODE`, `hltd spectate CODE`: a match between processes, over
+//! encrypted UDP (invite codes) or WebRTC (room codes); and `hltd signal`, the signaling server
+//! for WebRTC. Until the terminal client lands, a bot plays each seat and progress is printed
 //! line by line.
 
+use std::cell::RefCell;
+use std::fmt::Display;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::process::ExitCode;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use net::invite::{Invite, DEFAULT_TTL};
-use net::lobby::{self, Progress, Role};
+use net::invite::{Invite, RoomCode, DEFAULT_TTL};
+use net::lobby::{self, Offer, Plan, Progress, Role};
 use net::local::{play_plan, PlayedReport};
+use net::rtc::{room_url, RtcSocket};
 use net::session::{config_digest, SessionEvent, SessionOptions};
+use net::signal::{self, EmbeddedSignal};
+use net::transport::Transport;
 use net::udp::SecureSocket;
 
-use crate::args::{self, HostArgs, JoinArgs};
+use crate::args::{self, HostArgs, JoinArgs, SignalArgs};
 
 /// How long players may take to gather.
 const LOBBY_WAIT: Duration = DEFAULT_TTL;
 /// How long a finished peer waits for the others' last checksums.
 const LINGER: Duration = Duration::from_secs(2);
+/// How long a UDP joiner waits for the host's handshake.
+const HOST_ANSWER_UDP: Duration = Duration::from_secs(5);
+/// How long a WebRTC joiner waits for a host in the room (connecting takes a second or two).
+const HOST_ANSWER_RTC: Duration = Duration::from_secs(15);
+
+fn offer(args: &HostArgs) -> Offer {
+    let options = SessionOptions::default();
+    Offer {
+        players: args.players as usize,
+        seed: args.seed,
+        frames: args.frames,
+        options,
+        digest: config_digest(sim::RULES_VERSION, &options),
+    }
+}
+
+fn print_progress<A: Display>(p: Progress<A>) {
+    match p {
+        Progress::Joined { seat, addr } => println!("player in seat {seat} joined from {addr}"),
+        Progress::Watching(addr) => println!("spectator joined from {addr}"),
+        Progress::Refused(addr) => {
+            println!("refused {addr}: it runs a different version or configuration")
+        }
+        Progress::Left { seat, addr } => println!("player in seat {seat} ({addr}) left"),
+        Progress::Starting => println!("all seats taken; players are connecting"),
+    }
+}
 
 pub fn host(args: &HostArgs) -> Result<ExitCode> {
+    if args.webrtc {
+        return host_rtc(args);
+    }
     if args.udp.ip().is_unspecified() {
         args::usage_error(
             "host",
@@ -44,22 +81,7 @@ pub fn host(args: &HostArgs) -> Result<ExitCode> {
         args.ttl_min
     );
     let started = Instant::now();
-    let plan = lobby::host(
-        &net,
-        args.players as usize,
-        args.seed,
-        args.frames,
-        &options,
-        LOBBY_WAIT,
-        |p| match p {
-            Progress::Joined { seat, addr } => println!("player in seat {seat} joined from {addr}"),
-            Progress::Watching(addr) => println!("spectator joined from {addr}"),
-            Progress::Refused(addr) => {
-                println!("refused {addr}: it runs a different version or configuration")
-            }
-            Progress::Starting => println!("all seats taken; players are connecting"),
-        },
-    )?;
+    let plan = lobby::host(&net, &offer(args), LOBBY_WAIT, print_progress)?;
     println!(
         "starting after {} ms in the lobby",
         started.elapsed().as_millis()
@@ -68,12 +90,66 @@ pub fn host(args: &HostArgs) -> Result<ExitCode> {
     Ok(finish(&report))
 }
 
+fn host_rtc(args: &HostArgs) -> Result<ExitCode> {
+    let ice = args.ice.servers("host");
+    let (signal_url, embedded) = match &args.signal {
+        Some(url) => {
+            if let Err(err) = net::rtc::check_url(url) {
+                args::usage_error("host", &err.to_string());
+            }
+            (url.trim_end_matches('/').to_string(), None)
+        }
+        None => {
+            let server = EmbeddedSignal::start(args.signal_bind).with_context(|| {
+                format!(
+                    "pass --signal-bind {}:0 for any free port, or --signal URL to use a running \
+                     signaling server",
+                    args.signal_bind.ip()
+                )
+            })?;
+            (server.url(), Some(server))
+        }
+    };
+    let room = RoomCode::generate().context("no randomness for the room code")?;
+    println!("room code: {room}");
+    if signal_url != signal::DEFAULT_URL {
+        println!("signaling server: {signal_url} (joiners add --signal {signal_url})");
+    }
+    if let Some(server) = &embedded {
+        if server.addr().ip().is_unspecified() {
+            println!(
+                "players on other machines use --signal ws://<this machine's address>:{}",
+                server.addr().port()
+            );
+        }
+    }
+    let built = Instant::now();
+    let net = RtcSocket::connect(&room_url(&signal_url, &room.to_string()), &ice)?;
+    println!("waiting for {} more player(s)", args.players - 1);
+    let plan = lobby::host(&net, &offer(args), LOBBY_WAIT, print_progress)?;
+    println!(
+        "starting after {} ms in the lobby",
+        built.elapsed().as_millis()
+    );
+    let report = play_plan(net, &plan, LINGER, print_event)?;
+    drop(embedded);
+    Ok(finish(&report))
+}
+
+/// Whether `code` is shaped like a room code rather than an invite.
+fn looks_like_room(code: &str) -> bool {
+    code.chars().filter(|c| !matches!(c, ' ' | '-')).count() == net::invite::ROOM_CODE_LEN
+}
+
 pub fn join(args: &JoinArgs, role: Role) -> Result<ExitCode> {
     let command = if role == Role::Player {
         "join"
     } else {
         "spectate"
     };
+    if looks_like_room(&args.code) {
+        return join_rtc(args, role, command);
+    }
     let invite = match Invite::parse_valid(&args.code) {
         Ok(invite) => invite,
         Err(err) => args::usage_error(command, &err.to_string()),
@@ -93,7 +169,43 @@ pub fn join(args: &JoinArgs, role: Role) -> Result<ExitCode> {
         net.borrow().local_addr()
     );
     let started = Instant::now();
-    let plan = lobby::join(&net, invite.host, role, LOBBY_WAIT)?;
+    let plan = lobby::join(
+        &net,
+        Some(invite.host),
+        role,
+        &digest,
+        HOST_ANSWER_UDP,
+        LOBBY_WAIT,
+    )
+    .with_context(|| format!("joining the host at {}", invite.host))?;
+    play_joined(net, &plan, started)
+}
+
+fn join_rtc(args: &JoinArgs, role: Role, command: &str) -> Result<ExitCode> {
+    let room = match RoomCode::parse(&args.code) {
+        Ok(room) => room,
+        Err(err) => args::usage_error(command, &err.to_string()),
+    };
+    if let Err(err) = net::rtc::check_url(&args.signal) {
+        args::usage_error(command, &err.to_string());
+    }
+    let ice = args.ice.servers(command);
+    let digest = config_digest(sim::RULES_VERSION, &SessionOptions::default());
+    let built = Instant::now();
+    let net = RtcSocket::connect(&room_url(&args.signal, &room.to_string()), &ice)?;
+    println!("in room {room} at {}; waiting for the host", args.signal);
+    let plan = lobby::join(&net, None, role, &digest, HOST_ANSWER_RTC, LOBBY_WAIT)
+        .with_context(|| format!("joining room {room} at {}", args.signal))?;
+    play_joined(net, &plan, built)
+}
+
+/// Plays the match a lobby planned for a joiner, and reports the time from `started` (the
+/// socket's creation) to a synchronized session.
+fn play_joined<T: Transport>(
+    net: Rc<RefCell<T>>,
+    plan: &Plan<T::Addr>,
+    started: Instant,
+) -> Result<ExitCode> {
     match plan.seat {
         Some(seat) => println!(
             "joined in seat {seat} of {} after {} ms; starting",
@@ -103,7 +215,7 @@ pub fn join(args: &JoinArgs, role: Role) -> Result<ExitCode> {
         None => println!("watching a match of {} players", plan.players.len()),
     }
     let lobby_time = started.elapsed();
-    let report = play_plan(net, &plan, LINGER, print_event)?;
+    let report = play_plan(net, plan, LINGER, print_event)?;
     if plan.seat.is_some() {
         println!(
             "join to synchronized session: {} ms",
@@ -113,7 +225,15 @@ pub fn join(args: &JoinArgs, role: Role) -> Result<ExitCode> {
     Ok(finish(&report))
 }
 
-fn print_event(event: &SessionEvent) {
+/// `hltd signal`: serves until the process is stopped.
+pub fn signal(args: &SignalArgs) -> Result<ExitCode> {
+    signal::serve(args.bind, |addr| {
+        println!("signaling server listening on ws://{addr} (rooms by URL path)");
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_event<A: Display>(event: &SessionEvent<A>) {
     match event {
         SessionEvent::Synchronized(seat) => println!("synchronized with seat {seat}"),
         SessionEvent::Interrupted(seat) => println!("seat {seat} went quiet"),

@@ -495,7 +495,7 @@ fn lobby_time_spectator_inputs_are_discarded() {
     std::thread::sleep(Duration::from_millis(20));
     host.borrow_mut().poll();
     host.borrow_mut().set_spectator(watcher_addr);
-    let delivered = net::udp::GgrsSocket(host.clone()).receive_all_messages();
+    let delivered = net::transport::GgrsSocket(host.clone()).receive_all_messages();
     assert!(
         delivered.iter().all(|(from, _)| *from != watcher_addr),
         "a spectator's lobby-time input reached GGRS"

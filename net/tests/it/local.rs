@@ -18,6 +18,7 @@ fn options(peers: usize, frames: u32, seed: u64) -> LocalMatchOptions {
         spectator: false,
         realtime: false,
         session: SessionOptions::default(),
+        transport: net::local::LocalTransport::Udp,
     }
 }
 
