@@ -11,6 +11,7 @@ mod game;
 pub mod invite;
 pub mod lobby;
 pub mod local;
+pub mod netns;
 pub mod rtc;
 pub mod secure;
 pub mod session;

@@ -101,7 +101,7 @@ impl Proxy {
     }
 }
 
-fn crafted(frame: i32) -> Vec<Vec<u8>> {
+pub fn crafted(frame: i32) -> Vec<Vec<u8>> {
     let status = |last_frame| ConnectionStatus {
         disconnected: false,
         last_frame,

@@ -5,7 +5,7 @@ use std::time::Duration;
 use net::local::{run_local_match, LocalMatchOptions, LocalMatchReport};
 use net::session::SessionOptions;
 
-fn options(peers: usize, frames: u32, seed: u64) -> LocalMatchOptions {
+pub fn options(peers: usize, frames: u32, seed: u64) -> LocalMatchOptions {
     LocalMatchOptions {
         peers,
         frames,

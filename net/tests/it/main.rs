@@ -3,3 +3,4 @@
 mod hostile;
 mod local;
 mod synctest;
+mod webrtc;
