@@ -1,9 +1,11 @@
 //! Rollback sessions for a deterministic game, on GGRS.
 //!
-//! Today this crate holds the seam between GGRS and a game ([`Rollback`], implemented for
-//! [`sim::Game`]), the sync-test driver ([`synctest`]) and invite codes ([`invite`]).
-//! Peer-to-peer sessions, the encrypted UDP transport and consensus verdicts are being built;
-//! nothing here pretends to provide them yet.
+//! The seam between GGRS and a game is [`Rollback`] (implemented for [`sim::Game`]). Sessions
+//! ([`session`]) run over any [`transport::Transport`]: encrypted UDP ([`udp`], with invite
+//! codes from [`invite`]) or WebRTC ([`rtc`], with room codes and a signaling server from
+//! [`signal`]). Every GGRS message from a peer is validated by [`codec`] first. [`consensus`]
+//! turns every peer's checksums into verdicts naming who diverged, [`lobby`] gathers players,
+//! [`local`] runs whole matches on this machine and [`synctest`] runs GGRS sync-tests.
 
 pub mod codec;
 pub mod consensus;
