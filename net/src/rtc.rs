@@ -275,6 +275,7 @@ pub struct RtcSocket {
     driver: Option<JoinHandle<Result<(), String>>>,
     failure: Option<String>,
     packet: Vec<u8>,
+    created: Instant,
 }
 
 impl RtcSocket {
@@ -315,8 +316,10 @@ impl RtcSocket {
             driver: Some(driver),
             failure: None,
             packet: Vec::with_capacity(PAYLOAD_MAX),
+            created: Instant::now(),
         };
         let deadline = Instant::now() + SIGNAL_TIMEOUT;
+        let built = Instant::now();
         while me.id.is_none() {
             me.poll();
             if let Some(reason) = me.failure.take() {
@@ -333,6 +336,11 @@ impl RtcSocket {
             }
             std::thread::sleep(Duration::from_millis(2));
         }
+        tracing::debug!(
+            ms = built.elapsed().as_millis(),
+            url = %me.url,
+            "signaling server assigned our id"
+        );
         Ok(Rc::new(RefCell::new(me)))
     }
 
@@ -448,6 +456,12 @@ impl Transport for RtcSocket {
                     traffic: Traffic::default(),
                 });
                 entry.up = up;
+                tracing::debug!(
+                    %peer,
+                    up,
+                    ms = self.created.elapsed().as_millis(),
+                    "WebRTC peer connection changed"
+                );
                 self.events.push_back(if up {
                     LinkEvent::Up(peer)
                 } else {
@@ -598,6 +612,28 @@ mod tests {
             assert!(check_url(bad).is_err(), "{bad}");
         }
         assert_eq!(room_url("ws://h:1/", "R"), "ws://h:1/R");
+    }
+
+    /// A panic inside the message loop (as matchbox's unwraps do) is caught on its thread and
+    /// comes back as an explained error.
+    #[test]
+    fn a_panicking_loop_becomes_an_error() {
+        quiet_loop_panics();
+        let message_loop: MessageLoopFuture = Box::pin(async {
+            panic!("called `Result::unwrap()` on an `Err` value: Io(No such device (os error 19))")
+        });
+        let ended = std::thread::Builder::new()
+            .name(LOOP_THREAD.into())
+            .spawn(move || drive(message_loop))
+            .expect("thread")
+            .join()
+            .expect("the panic stays inside drive");
+        assert_eq!(ended, Err(NO_MULTICAST_ROUTE.to_string()));
+        let message_loop: MessageLoopFuture = Box::pin(async { Ok(()) });
+        assert_eq!(
+            drive(message_loop),
+            Err("the WebRTC connection closed".to_string())
+        );
     }
 
     #[test]
