@@ -89,6 +89,9 @@ fn bytes_per_player(players: usize, frames: u32, bots: Script) -> u64 {
             send_every_frames: every,
             ..SessionOptions::default()
         },
+        // WebRTC needs a network namespace of its own (see README), which a benchmark run on
+        // the host does not have; its figures were taken by hand.
+        transport: net::local::LocalTransport::Udp,
     };
     let report = run_local_match(&options)
         .unwrap_or_else(|err| panic!("bandwidth: {players} players: {err}"));

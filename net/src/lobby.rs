@@ -76,7 +76,10 @@ impl<A> Plan<A> {
 #[derive(Debug, thiserror::Error)]
 pub enum LobbyError {
     /// Nobody answered in time.
-    #[error("no answer from the host within {0:?}: is the host running and the code current?")]
+    #[error(
+        "no answer from the host within {0:?}: is the host running, the code current and the \
+         match not started yet?"
+    )]
     NoAnswer(Duration),
     /// The host runs other rules or options.
     #[error("the host runs a different version or configuration of the game")]
@@ -253,7 +256,9 @@ where
 {
     let deadline = Instant::now() + wait;
     let Some(me) = net.borrow().local_addr() else {
-        return Err(LobbyError::Timeout(Duration::ZERO));
+        return Err(LobbyError::Transport(
+            "the transport does not know its own address yet".into(),
+        ));
     };
     let mut plan = Plan {
         seat: Some(0),
