@@ -449,15 +449,19 @@ where
         } else if heard.is_none() && started.elapsed() > answer_within {
             return Err(LobbyError::NoAnswer(answer_within));
         } else if last_send.elapsed() >= RESEND {
-            last_send = Instant::now();
             let mut net = net.borrow_mut();
-            match heard.or(host) {
-                Some(host) => net.send_control(host, &join),
-                None => {
-                    for peer in net.peers_up() {
-                        net.send_control(peer, &join);
-                    }
-                }
+            // Whom to ask: the host once it is up, else everyone connected (when the host is
+            // unknown). Nobody yet: ask as soon as someone is, not a resend period later.
+            let to = match (heard, host) {
+                (Some(host), _) => vec![host],
+                (None, Some(_)) => Vec::new(),
+                (None, None) => net.peers_up(),
+            };
+            for peer in &to {
+                net.send_control(*peer, &join);
+            }
+            if !to.is_empty() {
+                last_send = Instant::now();
             }
         }
         if Instant::now() > deadline {

@@ -523,7 +523,12 @@ pub fn play_plan<T: Transport>(
     let mut next_tick = Instant::now();
     loop {
         let now = Instant::now();
-        if now < next_tick {
+        if !session.is_running() {
+            // Synchronization is a handful of round trips: answer them as they come instead
+            // of once per frame period.
+            std::thread::sleep(Duration::from_millis(1));
+            next_tick = now;
+        } else if now < next_tick {
             std::thread::sleep(next_tick - now);
         }
         next_tick = next_tick.max(now) + period;
