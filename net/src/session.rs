@@ -145,10 +145,10 @@ pub enum SessionEvent<A = SocketAddr> {
 pub enum SessionError {
     /// GGRS refused the setup.
     #[error("cannot start the session: {0}")]
-    Setup(#[source] GgrsError),
+    Setup(GgrsError),
     /// GGRS failed while running.
     #[error("session failed: {0}")]
-    Ggrs(#[source] GgrsError),
+    Ggrs(GgrsError),
     /// GGRS asked to load a frame that holds no state.
     #[error("GGRS asked to load frame {0}, which holds no saved state")]
     MissingState(i32),

@@ -20,12 +20,12 @@ pub const DEFAULT_URL: &str = "ws://127.0.0.1:3536";
 #[derive(Debug, thiserror::Error)]
 pub enum SignalError {
     /// The address could not be bound.
-    #[error("cannot listen for signaling on {addr}: {source}")]
+    #[error("cannot listen for signaling on {addr}: {error}")]
     Bind {
         /// The address asked for.
         addr: SocketAddr,
         /// What the OS said.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The async runtime could not start.
     #[error("cannot start the signaling server's runtime: {0}")]
@@ -47,7 +47,7 @@ fn bound(
     let mut server = builder.build();
     let addr = server.bind().map_err(|err| SignalError::Bind {
         addr: bind,
-        source: match err {
+        error: match err {
             matchbox_signaling::Error::Bind(source) => source,
             other => std::io::Error::other(other.to_string()),
         },

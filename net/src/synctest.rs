@@ -41,7 +41,7 @@ pub enum SyncTestError {
     },
     /// GGRS refused the configuration or a request.
     #[error("sync-test session failed: {0}")]
-    Session(#[source] GgrsError),
+    Session(GgrsError),
     /// GGRS asked to load a frame that was never saved.
     #[error("GGRS asked to load frame {0}, which holds no saved state")]
     MissingState(i32),

@@ -158,16 +158,16 @@ pub type Net = Rc<RefCell<SecureSocket>>;
 #[derive(Debug, thiserror::Error)]
 pub enum SocketError {
     /// The OS refused the address.
-    #[error("cannot bind UDP socket to {addr}: {source}")]
+    #[error("cannot bind UDP socket to {addr}: {error}")]
     Bind {
         /// The address asked for.
         addr: SocketAddr,
         /// The OS error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The OS refused a socket option or query.
     #[error("UDP socket setup failed: {0}")]
-    Setup(#[source] std::io::Error),
+    Setup(std::io::Error),
 }
 
 impl SecureSocket {
@@ -181,7 +181,7 @@ impl SecureSocket {
         psk: [u8; 32],
         digest: [u8; DIGEST_LEN],
     ) -> Result<Net, SocketError> {
-        let socket = UdpSocket::bind(addr).map_err(|source| SocketError::Bind { addr, source })?;
+        let socket = UdpSocket::bind(addr).map_err(|error| SocketError::Bind { addr, error })?;
         socket.set_nonblocking(true).map_err(SocketError::Setup)?;
         let local = socket.local_addr().map_err(SocketError::Setup)?;
         let now = Instant::now();

@@ -100,10 +100,10 @@ fn host_rtc(args: &HostArgs) -> Result<ExitCode> {
             (url.trim_end_matches('/').to_string(), None)
         }
         None => {
-            let server = EmbeddedSignal::start(args.signal_bind).with_context(|| {
-                format!(
-                    "pass --signal-bind {}:0 for any free port, or --signal URL to use a running \
-                     signaling server",
+            let server = EmbeddedSignal::start(args.signal_bind).map_err(|err| {
+                anyhow::anyhow!(
+                    "{err}; pass --signal-bind {}:0 for any free port, or --signal URL to use a \
+                     running signaling server",
                     args.signal_bind.ip()
                 )
             })?;

@@ -98,7 +98,10 @@ impl Proc {
                 }
             }
         };
-        self.seen.extend(self.lines.try_iter());
+        // The reader thread may still hold the last lines: take them until the pipe closes.
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(5)) {
+            self.seen.push(line);
+        }
         let stderr = self.stderr.join().unwrap_or_default();
         (status, self.seen.join("\n"), stderr)
     }
