@@ -84,8 +84,8 @@ pub enum LobbyError {
     /// The host runs other rules or options.
     #[error("the host runs a different version or configuration of the game")]
     ConfigMismatch,
-    /// The host's seats are taken.
-    #[error("the match is full")]
+    /// The host's seats are taken, or its match started.
+    #[error("the match is full or already started")]
     Full,
     /// Players did not gather in time.
     #[error("players did not gather within {0:?}")]
@@ -293,7 +293,12 @@ where
                 LinkEvent::Up(_) => {}
             }
         }
-        while let Some((from, message)) = net.borrow_mut().next_control() {
+        loop {
+            // Not `while let`: its borrow of `net` would last through the body, which sends.
+            let next = net.borrow_mut().next_control();
+            let Some((from, message)) = next else {
+                break;
+            };
             match message.first().copied() {
                 Some(JOIN) if !plan.players.contains(&from) && !plan.spectators.contains(&from) => {
                     if message.get(2..) != Some(&offer.digest[..]) {
@@ -306,7 +311,9 @@ where
                     }
                     let full = plan.players.len() == offer.players;
                     let watching = message.get(1) == Some(&1);
-                    if full || (watching && plan.spectators.len() >= SPECTATORS_MAX) {
+                    // Spectators are welcome until the start, seats full or not.
+                    if (!watching && full) || (watching && plan.spectators.len() >= SPECTATORS_MAX)
+                    {
                         net.borrow_mut().send_control(from, &[FULL]);
                     } else if watching {
                         plan.spectators.push(from);
@@ -468,6 +475,17 @@ where
             return Err(LobbyError::Timeout(wait));
         }
         std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// While the host plays: answers anyone still asking to join with FULL (the match started),
+/// and discards other control messages.
+pub fn refuse_latecomers<T: Transport>(net: &Rc<RefCell<T>>) {
+    let mut net = net.borrow_mut();
+    while let Some((from, message)) = net.next_control() {
+        if message.first() == Some(&JOIN) {
+            net.send_control(from, &[FULL]);
+        }
     }
 }
 

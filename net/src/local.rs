@@ -154,6 +154,13 @@ pub struct Faulty {
     flip_at: Option<u32>,
 }
 
+impl Faulty {
+    /// The game's picture, for renderers.
+    pub fn view(&self) -> sim::View {
+        self.game.view()
+    }
+}
+
 impl Rollback for Faulty {
     type Input = Input;
     type Snapshot = sim::Snapshot;
@@ -186,16 +193,7 @@ pub fn run_local_match(options: &LocalMatchOptions) -> Result<LocalMatchReport, 
     let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
     match options.transport {
         LocalTransport::Udp => {
-            let psk = Secret::generate().map_err(LocalMatchError::Random)?.psk();
-            let digest = config_digest(sim::RULES_VERSION, &options.session);
-            let nets: Vec<Net> = (0..options.peers)
-                .map(|_| SecureSocket::bind(loopback, psk, digest))
-                .collect::<Result<_, _>>()?;
-            let spectator = if options.spectator {
-                Some(SecureSocket::bind(loopback, psk, digest)?)
-            } else {
-                None
-            };
+            let (nets, spectator) = udp_sockets(options)?;
             play_local(options, settings, nets, spectator, started, CONNECT_TIMEOUT)
         }
         LocalTransport::WebRtc => {
@@ -225,14 +223,55 @@ pub fn run_local_match(options: &LocalMatchOptions) -> Result<LocalMatchReport, 
     }
 }
 
-fn play_local<T: Transport>(
+/// The sessions of a local match, started and connected, for a caller that steps them itself
+/// (the live demo). `sessions[seat]` plays `seat`.
+pub struct LocalMatch<T: Transport> {
+    /// Every peer's session, by seat.
+    pub sessions: Vec<Session<Faulty, T>>,
+    /// The spectator, when one was asked for.
+    pub spectator: Option<Spectator<Game, T>>,
+    /// Time from creating the sockets to every link up.
+    pub connect_time: Duration,
+}
+
+impl LocalMatch<SecureSocket> {
+    /// Starts a match over encrypted loopback UDP (`options.transport` is not consulted).
+    ///
+    /// # Errors
+    /// [`LocalMatchError`] when the match cannot be set up.
+    pub fn start_udp(options: &LocalMatchOptions) -> Result<Self, LocalMatchError> {
+        let started = Instant::now();
+        let players = u32::try_from(options.peers).unwrap_or(u32::MAX);
+        let settings = Settings::new(options.seed, players, sim::Scenario::Standard, None)?;
+        let (nets, spectator) = udp_sockets(options)?;
+        start_local(options, settings, nets, spectator, started, CONNECT_TIMEOUT)
+    }
+}
+
+/// One socket per peer (and the spectator's), on loopback, sharing a fresh secret.
+fn udp_sockets(options: &LocalMatchOptions) -> Result<(Vec<Net>, Option<Net>), LocalMatchError> {
+    let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+    let psk = Secret::generate().map_err(LocalMatchError::Random)?.psk();
+    let digest = config_digest(sim::RULES_VERSION, &options.session);
+    let nets: Vec<Net> = (0..options.peers)
+        .map(|_| SecureSocket::bind(loopback, psk, digest))
+        .collect::<Result<_, _>>()?;
+    let spectator = if options.spectator {
+        Some(SecureSocket::bind(loopback, psk, digest)?)
+    } else {
+        None
+    };
+    Ok((nets, spectator))
+}
+
+fn start_local<T: Transport>(
     options: &LocalMatchOptions,
     settings: Settings,
     nets: Vec<Rc<RefCell<T>>>,
     spectator_net: Option<Rc<RefCell<T>>>,
     started: Instant,
     connect_timeout: Duration,
-) -> Result<LocalMatchReport, LocalMatchError> {
+) -> Result<LocalMatch<T>, LocalMatchError> {
     let addrs: Vec<T::Addr> = nets
         .iter()
         .map(|n| n.borrow().local_addr())
@@ -270,7 +309,7 @@ fn play_local<T: Transport>(
             options.session,
         )?);
     }
-    let mut spectator = match spectator_net {
+    let spectator = match spectator_net {
         Some(net) => Some(Spectator::start(
             Game::new(settings),
             net,
@@ -280,6 +319,33 @@ fn play_local<T: Transport>(
         )?),
         None => None,
     };
+    Ok(LocalMatch {
+        sessions,
+        spectator,
+        connect_time,
+    })
+}
+
+fn play_local<T: Transport>(
+    options: &LocalMatchOptions,
+    settings: Settings,
+    nets: Vec<Rc<RefCell<T>>>,
+    spectator_net: Option<Rc<RefCell<T>>>,
+    started: Instant,
+    connect_timeout: Duration,
+) -> Result<LocalMatchReport, LocalMatchError> {
+    let LocalMatch {
+        mut sessions,
+        mut spectator,
+        connect_time,
+    } = start_local(
+        options,
+        settings,
+        nets,
+        spectator_net,
+        started,
+        connect_timeout,
+    )?;
 
     let sync_started = Instant::now();
     let deadline = sync_started + STALL_GRACE + Duration::from_secs(u64::from(options.frames / 60));
@@ -533,8 +599,16 @@ pub fn play_plan<T: Transport>(
         }
         next_tick = next_tick.max(now) + period;
         let frame = session.current_frame().max(0) as u32;
-        session.step(Script::Human.input(plan.seed, frame, me as u8))?;
-        if me != 0 {
+        match session.step(Script::Human.input(plan.seed, frame, me as u8)) {
+            Ok(_) => {}
+            // The others may leave (and with them a WebRTC connection) once our last frame
+            // is confirmed: that is the end of the match, not a failure.
+            Err(SessionError::Transport(_)) if finished.is_some() => break,
+            Err(err) => return Err(err.into()),
+        }
+        if me == 0 {
+            crate::lobby::refuse_latecomers(&net);
+        } else {
             crate::lobby::answer_rosters(&net, host);
         }
         for event in session.take_events() {
@@ -559,6 +633,14 @@ pub fn play_plan<T: Transport>(
                 session.confirmed_frame()
             )));
         }
+    }
+    // Our last inputs and checksums may still wait in a batch: send them, and answer what
+    // comes in for a moment, so the others can finish too.
+    let settle = Instant::now() + Duration::from_millis(300);
+    while Instant::now() < settle {
+        session.poll();
+        net.borrow_mut().flush_every(1);
+        std::thread::sleep(Duration::from_millis(5));
     }
     Ok(PlayedReport {
         frames: plan.frames,

@@ -4,7 +4,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Result;
-use net::local::{run_local_match, LocalMatchOptions, LocalMatchReport, LocalTransport};
+use net::local::{
+    run_local_match, LocalMatch, LocalMatchOptions, LocalMatchReport, LocalTransport,
+};
 use net::session::SessionOptions;
 
 use crate::args::{self, DemoArgs};
@@ -22,8 +24,15 @@ pub fn run(args: &DemoArgs) -> Result<ExitCode> {
             );
         }
     }
-    if !args.headless {
-        eprintln!("hltd: the live terminal view is not built yet; running headless");
+    let live = !args.headless && std::io::IsTerminal::is_terminal(&std::io::stdout());
+    if !args.headless && !live {
+        eprintln!("hltd: standard output is not a terminal; running headless");
+    }
+    if live && matches!(args.transport, args::TransportArg::Webrtc) {
+        args::usage_error(
+            "demo",
+            "the live view runs over UDP for now; add --headless for WebRTC",
+        );
     }
     let options = LocalMatchOptions {
         peers: args.peers as usize,
@@ -46,6 +55,9 @@ pub fn run(args: &DemoArgs) -> Result<ExitCode> {
             args::TransportArg::Webrtc => LocalTransport::WebRtc,
         },
     };
+    if live {
+        return run_live(&options);
+    }
     let report = run_local_match(&options)?;
     print_summary(&report);
     Ok(if report.agreed() {
@@ -101,4 +113,48 @@ fn print_summary(report: &LocalMatchReport) {
         if report.agreed() { "yes" } else { "no" },
         sim::StateHash(report.hashes[0]).to_hex()
     );
+}
+
+/// The live view; afterwards the summary on the restored terminal.
+fn run_live(options: &LocalMatchOptions) -> Result<ExitCode> {
+    let mut m = LocalMatch::start_udp(options)?;
+    let outcome = crate::live::play(&mut m, options)?;
+    let target = options.frames as i32;
+    let me = &m.sessions[0];
+    println!(
+        "screen: {} fps while the simulation ran at 60 Hz; rollbacks={} resimulated={}",
+        outcome.fps,
+        me.work().rollbacks,
+        me.work().resimulated
+    );
+    if outcome.quit_early {
+        println!(
+            "left the match at frame {} (confirmed {})",
+            me.current_frame(),
+            me.confirmed_frame()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let hashes: Vec<Option<[u8; 32]>> = m
+        .sessions
+        .iter()
+        .map(|s| s.confirmed_hash(target))
+        .collect();
+    let agreed = hashes.iter().all(|h| h.is_some() && *h == hashes[0])
+        && m.sessions.iter().all(|s| s.verdict().is_none());
+    if let Some(verdict) = m.sessions.iter().find_map(|s| s.verdict()) {
+        println!("{verdict}");
+    }
+    println!(
+        "result: frames={} peers={} agreed={} hash={}",
+        options.frames,
+        m.sessions.len(),
+        if agreed { "yes" } else { "no" },
+        sim::StateHash(hashes[0].unwrap_or([0; 32])).to_hex()
+    );
+    Ok(if agreed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

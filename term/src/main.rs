@@ -2,7 +2,9 @@
 
 mod args;
 mod demo;
+mod live;
 mod netcmd;
+mod ui;
 
 use anyhow::Result;
 use clap::Parser;

@@ -1,6 +1,7 @@
 //! The `hltd` binary, run as a user runs it.
 
 mod network;
+mod tui;
 mod webrtc;
 
 use std::process::{Command, Output};

@@ -67,20 +67,52 @@ fn start_host(players: u32, frames: u32) -> (Child, String) {
         .unwrap_or_else(|| panic!("the host's first line is its code, got {first:?}"))
         .to_string();
     // Keep draining the host's output so it never blocks on a full pipe.
-    let rest = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>());
-    HOST_OUTPUT.with(|h| *h.borrow_mut() = Some(rest));
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    let rest = std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            sink.lock().expect("lines").push(line);
+        }
+    });
+    HOST_OUTPUT.with(|h| *h.borrow_mut() = Some((rest, seen)));
     (host, code)
 }
 
+type HostOutput = (
+    std::thread::JoinHandle<()>,
+    std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+);
+
 thread_local! {
-    static HOST_OUTPUT: std::cell::RefCell<Option<std::thread::JoinHandle<Vec<String>>>> =
+    static HOST_OUTPUT: std::cell::RefCell<Option<HostOutput>> =
         const { std::cell::RefCell::new(None) };
+}
+
+/// Waits (up to [`LIMIT`]) until the host printed a line containing `text`.
+fn host_said(text: &str) {
+    let deadline = Instant::now() + LIMIT;
+    loop {
+        let said = HOST_OUTPUT.with(|h| {
+            h.borrow().as_ref().is_some_and(|(_, seen)| {
+                seen.lock().expect("lines").iter().any(|l| l.contains(text))
+            })
+        });
+        if said {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the host never said {text:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 fn host_lines() -> Vec<String> {
     HOST_OUTPUT
         .with(|h| h.borrow_mut().take())
-        .map(|t| t.join().expect("reader thread"))
+        .map(|(thread, seen)| {
+            thread.join().expect("reader thread");
+            let lines = seen.lock().expect("lines").clone();
+            lines
+        })
         .unwrap_or_default()
 }
 
@@ -91,6 +123,10 @@ fn host_join_spectate_as_processes() {
     for (players, spectate) in [(2u32, true), (4, false)] {
         let (host, code) = start_host(players, 600);
         let spectator = spectate.then(|| hltd(&["spectate", &code]).spawn().expect("spectate"));
+        if spectate {
+            // Spectators must be in before the match starts.
+            host_said("spectator joined");
+        }
         let joiners: Vec<Child> = (1..players)
             .map(|_| hltd(&["join", &code]).spawn().expect("join"))
             .collect();

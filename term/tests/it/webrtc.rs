@@ -22,7 +22,7 @@ struct Proc {
     child: Child,
     lines: Receiver<String>,
     seen: Vec<String>,
-    stderr: std::thread::JoinHandle<String>,
+    stderr: Option<std::thread::JoinHandle<String>>,
 }
 
 impl Proc {
@@ -54,7 +54,7 @@ impl Proc {
             child,
             lines,
             seen: Vec::new(),
-            stderr,
+            stderr: Some(stderr),
         }
     }
 
@@ -72,7 +72,16 @@ impl Proc {
                 }
                 Err(_) => {
                     let _ = self.child.kill();
-                    panic!("{}: no line {prefix:?}; saw {:#?}", self.what, self.seen);
+                    let status = self.child.wait();
+                    let stderr = self
+                        .stderr
+                        .take()
+                        .and_then(|t| t.join().ok())
+                        .unwrap_or_default();
+                    panic!(
+                        "{}: no line {prefix:?} ({status:?}); saw {:#?}\nstderr: {stderr}",
+                        self.what, self.seen
+                    );
                 }
             }
         }
@@ -102,7 +111,11 @@ impl Proc {
         while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(5)) {
             self.seen.push(line);
         }
-        let stderr = self.stderr.join().unwrap_or_default();
+        let stderr = self
+            .stderr
+            .take()
+            .and_then(|t| t.join().ok())
+            .unwrap_or_default();
         (status, self.seen.join("\n"), stderr)
     }
 
