@@ -188,16 +188,11 @@ impl Rollback for Faulty {
 /// [`LocalMatchError`] when the match cannot be set up or stalls.
 pub fn run_local_match(options: &LocalMatchOptions) -> Result<LocalMatchReport, LocalMatchError> {
     let started = Instant::now();
-    let players = u32::try_from(options.peers).unwrap_or(u32::MAX);
-    let settings = Settings::new(options.seed, players, sim::Scenario::Standard, None)?;
-    let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
     match options.transport {
-        LocalTransport::Udp => {
-            let (nets, spectator) = udp_sockets(options)?;
-            play_local(options, settings, nets, spectator, started, CONNECT_TIMEOUT)
-        }
+        LocalTransport::Udp => play_local(options, LocalMatch::start_udp(options)?, started),
         LocalTransport::WebRtc => {
-            let signal = EmbeddedSignal::start(loopback)?;
+            let settings = settings_of(options)?;
+            let signal = EmbeddedSignal::start(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))?;
             let room = RoomCode::generate().map_err(LocalMatchError::Random)?;
             let url = room_url(&signal.url(), &room.to_string());
             let ice = IceServers::default();
@@ -209,14 +204,15 @@ pub fn run_local_match(options: &LocalMatchOptions) -> Result<LocalMatchReport, 
             } else {
                 None
             };
-            let report = play_local(
+            let m = start_local(
                 options,
                 settings,
                 nets,
                 spectator,
                 started,
                 RTC_CONNECT_TIMEOUT,
-            );
+            )?;
+            let report = play_local(options, m, started);
             drop(signal);
             report
         }
@@ -241,11 +237,21 @@ impl LocalMatch<SecureSocket> {
     /// [`LocalMatchError`] when the match cannot be set up.
     pub fn start_udp(options: &LocalMatchOptions) -> Result<Self, LocalMatchError> {
         let started = Instant::now();
-        let players = u32::try_from(options.peers).unwrap_or(u32::MAX);
-        let settings = Settings::new(options.seed, players, sim::Scenario::Standard, None)?;
+        let settings = settings_of(options)?;
         let (nets, spectator) = udp_sockets(options)?;
         start_local(options, settings, nets, spectator, started, CONNECT_TIMEOUT)
     }
+}
+
+/// The game's settings for a local match (the options' player count checked there).
+fn settings_of(options: &LocalMatchOptions) -> Result<Settings, LocalMatchError> {
+    let players = u32::try_from(options.peers).unwrap_or(u32::MAX);
+    Ok(Settings::new(
+        options.seed,
+        players,
+        sim::Scenario::Standard,
+        None,
+    )?)
 }
 
 /// One socket per peer (and the spectator's), on loopback, sharing a fresh secret.
@@ -326,26 +332,17 @@ fn start_local<T: Transport>(
     })
 }
 
+/// Plays a started local match to its end, as fast as the protocol allows (or in real time).
 fn play_local<T: Transport>(
     options: &LocalMatchOptions,
-    settings: Settings,
-    nets: Vec<Rc<RefCell<T>>>,
-    spectator_net: Option<Rc<RefCell<T>>>,
+    m: LocalMatch<T>,
     started: Instant,
-    connect_timeout: Duration,
 ) -> Result<LocalMatchReport, LocalMatchError> {
     let LocalMatch {
         mut sessions,
         mut spectator,
         connect_time,
-    } = start_local(
-        options,
-        settings,
-        nets,
-        spectator_net,
-        started,
-        connect_timeout,
-    )?;
+    } = m;
 
     let sync_started = Instant::now();
     let deadline = sync_started + STALL_GRACE + Duration::from_secs(u64::from(options.frames / 60));

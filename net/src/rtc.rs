@@ -31,9 +31,9 @@ use matchbox_socket::{
 use crate::lobby::{Reader, RosterAddr};
 use crate::secure::{DropReason, PAYLOAD_MAX};
 use crate::transport::{
-    FaultLine, Faults, LinkEvent, Mailbox, Traffic, Transport, STREAM_GGRS, STREAM_GGRS_BATCH,
+    ControlInbox, FaultLine, Faults, LinkEvent, Mailbox, Traffic, Transport, STREAM_GGRS,
+    STREAM_GGRS_BATCH,
 };
-use crate::udp::{CONTROL_INBOX_MAX, CONTROL_INBOX_PER_PEER};
 
 /// The data channel GGRS messages travel on (unreliable, unordered).
 pub const CHANNEL_GGRS: usize = 0;
@@ -268,8 +268,10 @@ pub struct RtcSocket {
     url: String,
     id: Option<PeerId>,
     peers: BTreeMap<PeerId, RtcPeer>,
+    /// Drops of packets to or from peers without a connection (yet).
+    strangers: Traffic,
     mailbox: Mailbox<PeerId>,
-    control: VecDeque<(PeerId, Vec<u8>)>,
+    control: ControlInbox<PeerId>,
     events: VecDeque<LinkEvent<PeerId>>,
     faults: FaultLine<PeerId>,
     driver: Option<JoinHandle<Result<(), String>>>,
@@ -309,8 +311,9 @@ impl RtcSocket {
             url: room_url.to_string(),
             id: None,
             peers: BTreeMap::new(),
+            strangers: Traffic::default(),
             mailbox: Mailbox::default(),
-            control: VecDeque::new(),
+            control: ControlInbox::default(),
             events: VecDeque::new(),
             faults: FaultLine::default(),
             driver: Some(driver),
@@ -380,7 +383,7 @@ impl RtcSocket {
 
     fn send_now(&mut self, channel: usize, to: PeerId, bytes: &[u8]) {
         let Some(peer) = self.peers.get_mut(&to).filter(|p| p.up) else {
-            return;
+            return self.strangers.drop(DropReason::UnknownSource);
         };
         if bytes.len() > PAYLOAD_MAX {
             return peer.traffic.drop(DropReason::TooLong);
@@ -395,7 +398,7 @@ impl RtcSocket {
 
     fn on_ggrs_packet(&mut self, from: PeerId, packet: &[u8]) {
         let Some(peer) = self.peers.get_mut(&from) else {
-            return;
+            return self.strangers.drop(DropReason::UnknownSource);
         };
         let result = match packet.split_first() {
             _ if packet.len() > PAYLOAD_MAX => Err(DropReason::TooLong),
@@ -415,20 +418,27 @@ impl RtcSocket {
         }
     }
 
-    fn on_control(&mut self, from: PeerId, message: Vec<u8>) {
+    fn on_control(&mut self, from: PeerId, message: &[u8]) {
         let Some(peer) = self.peers.get_mut(&from) else {
-            return;
+            return self.strangers.drop(DropReason::UnknownSource);
         };
-        let mine = self.control.iter().filter(|(a, _)| *a == from).count();
-        if message.len() > PAYLOAD_MAX {
-            return peer.traffic.drop(DropReason::TooLong);
+        let kept = if message.len() > PAYLOAD_MAX {
+            Err(DropReason::TooLong)
+        } else {
+            self.control.push(from, message)
+        };
+        match kept {
+            Ok(()) => {
+                peer.traffic.packets_received += 1;
+                peer.traffic.bytes_received += message.len() as u64;
+            }
+            Err(reason) => peer.traffic.drop(reason),
         }
-        if self.control.len() >= CONTROL_INBOX_MAX || mine >= CONTROL_INBOX_PER_PEER {
-            return peer.traffic.drop(DropReason::RateLimited);
-        }
-        peer.traffic.packets_received += 1;
-        peer.traffic.bytes_received += message.len() as u64;
-        self.control.push_back((from, message));
+    }
+
+    /// Counters of messages from peers whose connection we had not seen yet.
+    pub fn strangers(&self) -> &Traffic {
+        &self.strangers
     }
 }
 
@@ -487,7 +497,7 @@ impl Transport for RtcSocket {
             .map(|c| c.receive())
             .unwrap_or_default();
         for (from, message) in control {
-            self.on_control(from, message.to_vec());
+            self.on_control(from, &message);
         }
     }
 
@@ -528,7 +538,7 @@ impl Transport for RtcSocket {
     }
 
     fn next_control(&mut self) -> Option<(PeerId, Vec<u8>)> {
-        self.control.pop_front()
+        self.control.pop()
     }
 
     fn send_control(&mut self, addr: PeerId, payload: &[u8]) {

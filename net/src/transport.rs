@@ -34,6 +34,10 @@ pub const INBOX_PER_PEER: usize = 1024;
 pub const OUTBOX_MAX: usize = 128;
 /// Packets held back by simulated latency at most.
 pub const DELAYED_MAX: usize = 4096;
+/// Control messages waiting at most.
+pub const CONTROL_INBOX_MAX: usize = 64;
+/// Control messages waiting from one sender at most: one joiner cannot lock out the rest.
+pub const CONTROL_INBOX_PER_PEER: usize = 8;
 
 /// How a transport names a peer.
 pub trait Address: Copy + Ord + Hash + Debug + Display + Send + Sync + 'static {}
@@ -378,6 +382,39 @@ impl<A: Address> Mailbox<A> {
         outbox.bodies.clear();
         outbox.urgent = false;
         outbox.age = 0;
+    }
+}
+
+/// Control messages waiting to be read, bounded in total and per sender.
+pub struct ControlInbox<A> {
+    queue: VecDeque<(A, Vec<u8>)>,
+}
+
+impl<A: Address> Default for ControlInbox<A> {
+    fn default() -> Self {
+        ControlInbox {
+            queue: VecDeque::new(),
+        }
+    }
+}
+
+impl<A: Address> ControlInbox<A> {
+    /// Keeps `message` from `from` for [`ControlInbox::pop`].
+    ///
+    /// # Errors
+    /// [`DropReason::RateLimited`] when the inbox, or `from`'s share of it, is full.
+    pub fn push(&mut self, from: A, message: &[u8]) -> Result<(), DropReason> {
+        let mine = self.queue.iter().filter(|(a, _)| *a == from).count();
+        if self.queue.len() >= CONTROL_INBOX_MAX || mine >= CONTROL_INBOX_PER_PEER {
+            return Err(DropReason::RateLimited);
+        }
+        self.queue.push_back((from, message.to_vec()));
+        Ok(())
+    }
+
+    /// The oldest message.
+    pub fn pop(&mut self) -> Option<(A, Vec<u8>)> {
+        self.queue.pop_front()
     }
 }
 

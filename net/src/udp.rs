@@ -20,7 +20,7 @@ use crate::secure::{
     self, Channel, DropReason, Initiator, Kind, DATAGRAM_MAX, DIGEST_LEN, PAYLOAD_MAX,
 };
 use crate::transport::{
-    FaultLine, Mailbox, Transport, STREAM_CONTROL, STREAM_GGRS, STREAM_GGRS_BATCH,
+    ControlInbox, FaultLine, Mailbox, Transport, STREAM_CONTROL, STREAM_GGRS, STREAM_GGRS_BATCH,
 };
 pub use crate::transport::{Faults, LinkEvent, Traffic};
 
@@ -39,10 +39,6 @@ pub const HANDSHAKE_RATE_PER_S: u32 = 20;
 /// A stranger whose handshake completed but who sent nothing authentic within this time may
 /// be forgotten to make room: replayed hellos cannot fill the peer table.
 pub const HALF_OPEN_GRACE: Duration = Duration::from_secs(5);
-/// Control messages waiting at most.
-pub const CONTROL_INBOX_MAX: usize = 64;
-/// Control messages waiting from one sender at most: one joiner cannot lock out the rest.
-pub const CONTROL_INBOX_PER_PEER: usize = 8;
 /// Hellos remembered per peer, so a repeated one is answered again instead of re-keying.
 const HELLOS_REMEMBERED: usize = 4;
 
@@ -143,7 +139,7 @@ pub struct SecureSocket {
     strangers: Traffic,
     stranger_bucket: Bucket,
     mailbox: Mailbox<SocketAddr>,
-    control_inbox: VecDeque<(SocketAddr, Vec<u8>)>,
+    control_inbox: ControlInbox<SocketAddr>,
     events: VecDeque<LinkEvent<SocketAddr>>,
     faults: FaultLine<SocketAddr>,
     buf: Vec<u8>,
@@ -195,7 +191,7 @@ impl SecureSocket {
             strangers: Traffic::default(),
             stranger_bucket: Bucket::new(STRANGER_RATE_PER_S, now),
             mailbox: Mailbox::default(),
-            control_inbox: VecDeque::new(),
+            control_inbox: ControlInbox::default(),
             events: VecDeque::new(),
             faults: FaultLine::default(),
             buf: vec![0; DATAGRAM_MAX + 1],
@@ -295,7 +291,7 @@ impl SecureSocket {
 
     /// Takes the next control message.
     pub fn next_control(&mut self) -> Option<(SocketAddr, Vec<u8>)> {
-        self.control_inbox.pop_front()
+        self.control_inbox.pop()
     }
 
     /// Sends a control message to a peer whose link is up.
@@ -544,18 +540,7 @@ impl SecureSocket {
                 self.mailbox = mailbox;
                 delivered
             }
-            Some((&STREAM_CONTROL, body)) => {
-                let mine = self
-                    .control_inbox
-                    .iter()
-                    .filter(|(a, _)| *a == from)
-                    .count();
-                if self.control_inbox.len() >= CONTROL_INBOX_MAX || mine >= CONTROL_INBOX_PER_PEER {
-                    return self.count_drop(from, DropReason::RateLimited);
-                }
-                self.control_inbox.push_back((from, body.to_vec()));
-                Ok(())
-            }
+            Some((&STREAM_CONTROL, body)) => self.control_inbox.push(from, body),
             _ => Err(DropReason::Malformed),
         };
         self.plain = plain;
