@@ -93,6 +93,9 @@ pub enum LobbyError {
     /// The transport failed.
     #[error("the connection failed: {0}")]
     Transport(String),
+    /// The user left the lobby.
+    #[error("left the lobby")]
+    Cancelled,
 }
 
 /// Something worth telling the user while the lobby fills.
@@ -108,6 +111,33 @@ pub enum Progress<A = SocketAddr> {
     Left { seat: usize, addr: A },
     /// Every seat is taken; players are connecting to each other.
     Starting,
+    /// The player in this seat is connected to every other player (host's view).
+    Ready { seat: usize },
+    /// The roster as the host last sent it (joiner's view): our seat (None: watching), every
+    /// seat's address, the number of spectators, and whether the match is starting.
+    Roster {
+        seat: Option<usize>,
+        players: Vec<A>,
+        spectators: usize,
+        start: bool,
+    },
+}
+
+/// Whoever follows a lobby: told of progress, and asked between turns whether to go on.
+pub trait Watcher<A> {
+    /// Something happened.
+    fn progress(&mut self, progress: Progress<A>);
+    /// Called every turn of the lobby (a few milliseconds apart); `false` gives up, and the
+    /// lobby returns [`LobbyError::Cancelled`].
+    fn go_on(&mut self) -> bool {
+        true
+    }
+}
+
+impl<A, F: FnMut(Progress<A>)> Watcher<A> for F {
+    fn progress(&mut self, progress: Progress<A>) {
+        self(progress);
+    }
 }
 
 /// How a roster writes and reads a peer's address.
@@ -249,7 +279,7 @@ pub fn host<T: Transport>(
     net: &Rc<RefCell<T>>,
     offer: &Offer,
     wait: Duration,
-    mut progress: impl FnMut(Progress<T::Addr>),
+    watcher: &mut impl Watcher<T::Addr>,
 ) -> Result<Plan<T::Addr>, LobbyError>
 where
     T::Addr: RosterAddr,
@@ -277,13 +307,13 @@ where
         net.borrow_mut().poll();
         for event in net.borrow_mut().take_events() {
             match event {
-                LinkEvent::ConfigMismatch(addr) => progress(Progress::Refused(addr)),
+                LinkEvent::ConfigMismatch(addr) => watcher.progress(Progress::Refused(addr)),
                 LinkEvent::Down(addr) => {
                     // Before the start, a departed player's seat is freed.
                     if let Some(seat) = plan.players.iter().skip(1).position(|a| *a == addr) {
                         plan.players.remove(seat + 1);
                         ready.remove(seat + 1);
-                        progress(Progress::Left {
+                        watcher.progress(Progress::Left {
                             seat: seat + 1,
                             addr,
                         });
@@ -305,7 +335,7 @@ where
                         net.borrow_mut().send_control(from, &[MISMATCH]);
                         if !refused.contains(&from) {
                             refused.push(from);
-                            progress(Progress::Refused(from));
+                            watcher.progress(Progress::Refused(from));
                         }
                         continue;
                     }
@@ -318,23 +348,26 @@ where
                     } else if watching {
                         plan.spectators.push(from);
                         last_send = Instant::now() - RESEND;
-                        progress(Progress::Watching(from));
+                        watcher.progress(Progress::Watching(from));
                     } else {
                         last_send = Instant::now() - RESEND;
                         plan.players.push(from);
                         ready.push(false);
-                        progress(Progress::Joined {
+                        watcher.progress(Progress::Joined {
                             seat: plan.players.len() - 1,
                             addr: from,
                         });
                         if plan.players.len() == offer.players {
-                            progress(Progress::Starting);
+                            watcher.progress(Progress::Starting);
                         }
                     }
                 }
                 Some(READY) => {
                     if let Some(seat) = plan.players.iter().position(|a| *a == from) {
-                        ready[seat] = true;
+                        if !ready[seat] {
+                            ready[seat] = true;
+                            watcher.progress(Progress::Ready { seat });
+                        }
                     }
                 }
                 _ => {}
@@ -358,6 +391,9 @@ where
         if Instant::now() > deadline {
             return Err(LobbyError::Timeout(wait));
         }
+        if !watcher.go_on() {
+            return Err(LobbyError::Cancelled);
+        }
         std::thread::sleep(Duration::from_millis(2));
     }
 }
@@ -377,6 +413,7 @@ pub fn join<T: Transport>(
     digest: &[u8; DIGEST_LEN],
     answer_within: Duration,
     wait: Duration,
+    watcher: &mut impl Watcher<T::Addr>,
 ) -> Result<Plan<T::Addr>, LobbyError>
 where
     T::Addr: RosterAddr,
@@ -392,6 +429,7 @@ where
     let mut heard: Option<T::Addr> = None;
     let mut plan: Option<Plan<T::Addr>> = None;
     let mut connected_to_peers = false;
+    let mut last_roster: Option<Progress<T::Addr>> = None;
     let mut last_send = Instant::now() - RESEND;
     loop {
         net.borrow_mut().poll();
@@ -418,6 +456,16 @@ where
                 Some(ROSTER) => {
                     if let Some((_, start, roster)) = decode_roster::<T::Addr>(&message) {
                         heard = Some(from);
+                        let seen = Progress::Roster {
+                            seat: roster.seat,
+                            players: roster.players.clone(),
+                            spectators: roster.spectators.len(),
+                            start,
+                        };
+                        if last_roster.as_ref() != Some(&seen) {
+                            last_roster = Some(seen.clone());
+                            watcher.progress(seen);
+                        }
                         // A roster without the start flag means: seats are still filling.
                         if start {
                             plan = Some(roster);
@@ -473,6 +521,9 @@ where
         }
         if Instant::now() > deadline {
             return Err(LobbyError::Timeout(wait));
+        }
+        if !watcher.go_on() {
+            return Err(LobbyError::Cancelled);
         }
         std::thread::sleep(Duration::from_millis(2));
     }

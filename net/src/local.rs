@@ -190,32 +190,7 @@ pub fn run_local_match(options: &LocalMatchOptions) -> Result<LocalMatchReport, 
     let started = Instant::now();
     match options.transport {
         LocalTransport::Udp => play_local(options, LocalMatch::start_udp(options)?, started),
-        LocalTransport::WebRtc => {
-            let settings = settings_of(options)?;
-            let signal = EmbeddedSignal::start(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))?;
-            let room = RoomCode::generate().map_err(LocalMatchError::Random)?;
-            let url = room_url(&signal.url(), &room.to_string());
-            let ice = IceServers::default();
-            let nets = (0..options.peers)
-                .map(|_| RtcSocket::connect(&url, &ice))
-                .collect::<Result<Vec<_>, _>>()?;
-            let spectator = if options.spectator {
-                Some(RtcSocket::connect(&url, &ice)?)
-            } else {
-                None
-            };
-            let m = start_local(
-                options,
-                settings,
-                nets,
-                spectator,
-                started,
-                RTC_CONNECT_TIMEOUT,
-            )?;
-            let report = play_local(options, m, started);
-            drop(signal);
-            report
-        }
+        LocalTransport::WebRtc => play_local(options, LocalMatch::start_rtc(options)?, started),
     }
 }
 
@@ -228,6 +203,8 @@ pub struct LocalMatch<T: Transport> {
     pub spectator: Option<Spectator<Game, T>>,
     /// Time from creating the sockets to every link up.
     pub connect_time: Duration,
+    /// The signaling server of a WebRTC match, kept for the match's length.
+    signal: Option<EmbeddedSignal>,
 }
 
 impl LocalMatch<SecureSocket> {
@@ -240,6 +217,40 @@ impl LocalMatch<SecureSocket> {
         let settings = settings_of(options)?;
         let (nets, spectator) = udp_sockets(options)?;
         start_local(options, settings, nets, spectator, started, CONNECT_TIMEOUT)
+    }
+}
+
+impl LocalMatch<RtcSocket> {
+    /// Starts a match over WebRTC on this machine, through a signaling server embedded for
+    /// the match's length (`options.transport` is not consulted).
+    ///
+    /// # Errors
+    /// [`LocalMatchError`] when the match cannot be set up.
+    pub fn start_rtc(options: &LocalMatchOptions) -> Result<Self, LocalMatchError> {
+        let started = Instant::now();
+        let settings = settings_of(options)?;
+        let signal = EmbeddedSignal::start(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))?;
+        let room = RoomCode::generate().map_err(LocalMatchError::Random)?;
+        let url = room_url(&signal.url(), &room.to_string());
+        let ice = IceServers::default();
+        let nets = (0..options.peers)
+            .map(|_| RtcSocket::connect(&url, &ice))
+            .collect::<Result<Vec<_>, _>>()?;
+        let spectator = if options.spectator {
+            Some(RtcSocket::connect(&url, &ice)?)
+        } else {
+            None
+        };
+        let mut m = start_local(
+            options,
+            settings,
+            nets,
+            spectator,
+            started,
+            RTC_CONNECT_TIMEOUT,
+        )?;
+        m.signal = Some(signal);
+        Ok(m)
     }
 }
 
@@ -329,6 +340,7 @@ fn start_local<T: Transport>(
         sessions,
         spectator,
         connect_time,
+        signal: None,
     })
 }
 
@@ -342,6 +354,7 @@ fn play_local<T: Transport>(
         mut sessions,
         mut spectator,
         connect_time,
+        signal: _signal,
     } = m;
 
     let sync_started = Instant::now();
@@ -519,6 +532,257 @@ impl PlayedReport {
     }
 }
 
+/// Which side of a planned match this process plays.
+enum Side<T: Transport> {
+    Player(Box<Session<Faulty, T>>),
+    Watcher(Box<Spectator<Game, T>>),
+}
+
+/// A match planned in a lobby, started, for a caller that steps it once per tick: the
+/// headless [`play_plan`] with a bot in our seat, or the terminal client with the user.
+pub struct PlannedMatch<T: Transport> {
+    side: Side<T>,
+    net: Rc<RefCell<T>>,
+    host: T::Addr,
+    seat: Option<usize>,
+    players: usize,
+    target: i32,
+    started: Instant,
+    sync_time: Option<Duration>,
+    finished: Option<Instant>,
+    events: Vec<SessionEvent<T::Addr>>,
+}
+
+impl<T: Transport> PlannedMatch<T> {
+    /// Starts GGRS for the plan: a player session in our seat, or a spectator of the host.
+    ///
+    /// # Errors
+    /// [`LocalMatchError`] when the plan's settings or GGRS's configuration are refused.
+    pub fn start(net: Rc<RefCell<T>>, plan: &Plan<T::Addr>) -> Result<Self, LocalMatchError> {
+        let players = u32::try_from(plan.players.len()).unwrap_or(u32::MAX);
+        let settings = Settings::new(plan.seed, players, sim::Scenario::Standard, None)?;
+        let host = plan.players[0];
+        let side = match plan.seat {
+            None => Side::Watcher(Box::new(Spectator::start(
+                Game::new(settings),
+                net.clone(),
+                host,
+                plan.players.len(),
+                plan.options(),
+            )?)),
+            Some(me) => {
+                let spectators: &[T::Addr] = if me == 0 { &plan.spectators } else { &[] };
+                Side::Player(Box::new(Session::start(
+                    Faulty {
+                        game: Game::new(settings),
+                        flip_at: None,
+                    },
+                    net.clone(),
+                    Seat::table(&plan.players, me),
+                    spectators,
+                    plan.options(),
+                )?))
+            }
+        };
+        Ok(PlannedMatch {
+            side,
+            net,
+            host,
+            seat: plan.seat,
+            players: plan.players.len(),
+            target: plan.frames as i32,
+            started: Instant::now(),
+            sync_time: None,
+            finished: None,
+            events: Vec::new(),
+        })
+    }
+
+    /// One tick: advances a frame with `input` in our seat if GGRS allows (a spectator
+    /// advances as far as the host's inputs go, a few frames at most), answers the lobby's
+    /// stragglers, and collects events.
+    ///
+    /// # Errors
+    /// [`LocalMatchError`] when GGRS or the transport fails before our last frame is
+    /// confirmed; afterwards a failed transport (the others left) just ends the match.
+    pub fn tick(&mut self, input: Input) -> Result<(), LocalMatchError> {
+        let stepped = match &mut self.side {
+            Side::Player(session) => session.step(input).map(|_| ()),
+            Side::Watcher(spectator) => {
+                let mut result = Ok(());
+                for _ in 0..4 {
+                    match spectator.step() {
+                        Ok(Step::Advanced) => {}
+                        Ok(Step::Waiting) => break,
+                        Err(err) => {
+                            result = Err(err);
+                            break;
+                        }
+                    }
+                }
+                result
+            }
+        };
+        match stepped {
+            Ok(()) => {}
+            // The others may leave (and with them a WebRTC connection) once our last frame
+            // is confirmed: that is the end of the match, not a failure.
+            Err(SessionError::Transport(_)) if self.finished.is_some() => {}
+            Err(err) => return Err(err.into()),
+        }
+        match self.seat {
+            Some(0) => crate::lobby::refuse_latecomers(&self.net),
+            _ => crate::lobby::answer_rosters(&self.net, self.host),
+        }
+        if let Side::Player(session) = &mut self.side {
+            self.events.extend(session.take_events());
+        }
+        if self.sync_time.is_none() && self.is_running() {
+            self.sync_time = Some(self.started.elapsed());
+        }
+        if self.finished.is_none() && self.reached_target() {
+            self.finished = Some(Instant::now());
+        }
+        Ok(())
+    }
+
+    /// Reads the network without advancing.
+    pub fn poll(&mut self) {
+        match &mut self.side {
+            Side::Player(session) => session.poll(),
+            Side::Watcher(_) => {}
+        }
+        self.net.borrow_mut().flush_every(1);
+    }
+
+    fn reached_target(&self) -> bool {
+        match &self.side {
+            Side::Player(session) => session.confirmed_hash(self.target).is_some(),
+            Side::Watcher(spectator) => spectator.current_frame() >= self.target,
+        }
+    }
+
+    /// Whether GGRS is running (synchronized with every peer).
+    pub fn is_running(&self) -> bool {
+        match &self.side {
+            Side::Player(session) => session.is_running(),
+            Side::Watcher(spectator) => spectator.is_running(),
+        }
+    }
+
+    /// Whether our last frame is confirmed (a spectator: reached).
+    pub fn is_finished(&self) -> bool {
+        self.finished.is_some()
+    }
+
+    /// Whether there is nothing left to wait for: finished, and every peer's checksum of the
+    /// last frame heard (or a verdict reached), or `linger` passed since finishing.
+    pub fn is_done(&self, linger: Duration) -> bool {
+        let Some(at) = self.finished else {
+            return false;
+        };
+        let heard_all = match &self.side {
+            Side::Player(s) => s.agreed_up_to() >= Some(self.target) || s.verdict().is_some(),
+            Side::Watcher(_) => true,
+        };
+        heard_all || at.elapsed() >= linger
+    }
+
+    /// Takes the session's events since the last call.
+    pub fn take_events(&mut self) -> Vec<SessionEvent<T::Addr>> {
+        std::mem::take(&mut self.events)
+    }
+
+    /// Takes GGRS's wait recommendation (see [`Session::take_wait_recommendation`]).
+    pub fn take_wait_recommendation(&mut self) -> u32 {
+        match &mut self.side {
+            Side::Player(session) => session.take_wait_recommendation(),
+            Side::Watcher(_) => 0,
+        }
+    }
+
+    /// Our seat (None: spectating).
+    pub fn seat(&self) -> Option<usize> {
+        self.seat
+    }
+
+    /// The frame the match ends at.
+    pub fn target(&self) -> i32 {
+        self.target
+    }
+
+    /// Our player session (None: spectating).
+    pub fn session(&self) -> Option<&Session<Faulty, T>> {
+        match &self.side {
+            Side::Player(session) => Some(session),
+            Side::Watcher(_) => None,
+        }
+    }
+
+    /// The snapshot to draw.
+    pub fn view(&self) -> sim::View {
+        match &self.side {
+            Side::Player(session) => session.game().view(),
+            Side::Watcher(spectator) => spectator.game().view(),
+        }
+    }
+
+    /// The frame our game is at.
+    pub fn current_frame(&self) -> i32 {
+        match &self.side {
+            Side::Player(session) => session.current_frame(),
+            Side::Watcher(spectator) => spectator.current_frame(),
+        }
+    }
+
+    /// The transport.
+    pub fn net(&self) -> &Rc<RefCell<T>> {
+        &self.net
+    }
+
+    /// The host's address (seat 0).
+    pub fn host(&self) -> T::Addr {
+        self.host
+    }
+
+    /// Our last inputs and checksums may still wait in a batch: sends them, and answers what
+    /// comes in for `time`, so the others can finish too.
+    pub fn settle(&mut self, time: Duration) {
+        let until = Instant::now() + time;
+        while Instant::now() < until {
+            self.poll();
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// What we saw.
+    pub fn report(&self) -> PlayedReport {
+        let (hash, verdict, agreed_up_to, peer) = match &self.side {
+            Side::Player(s) => (
+                s.confirmed_hash(self.target),
+                s.verdict().cloned(),
+                s.agreed_up_to(),
+                Some(PeerReport {
+                    work: s.work(),
+                    links: s.peer_stats(),
+                    agreed_up_to: s.agreed_up_to(),
+                }),
+            ),
+            Side::Watcher(s) => (s.hash_at(self.target), None, None, None),
+        };
+        PlayedReport {
+            frames: u32::try_from(self.target).unwrap_or(0),
+            seat: self.seat,
+            players: self.players,
+            hash: hash.unwrap_or([0; 32]),
+            verdict,
+            agreed_up_to,
+            peer,
+            sync_time: self.sync_time.unwrap_or_default(),
+        }
+    }
+}
+
 /// Plays a match planned in a lobby, with a bot ([`Script::Human`]) in our seat, until
 /// `plan.frames` are confirmed, one frame per 1/60 s as a played match runs (GGRS drops a
 /// spectator that falls more than 128 frames behind, so a host must not race ahead); then
@@ -532,61 +796,15 @@ pub fn play_plan<T: Transport>(
     linger: Duration,
     mut on_event: impl FnMut(&SessionEvent<T::Addr>),
 ) -> Result<PlayedReport, LocalMatchError> {
-    let players = u32::try_from(plan.players.len()).unwrap_or(u32::MAX);
-    let settings = Settings::new(plan.seed, players, sim::Scenario::Standard, None)?;
-    let target = plan.frames as i32;
-    let started = Instant::now();
-    let deadline = started + STALL_GRACE + Duration::from_secs(u64::from(plan.frames / 60));
-    let host = plan.players[0];
-    let Some(me) = plan.seat else {
-        let mut spectator = Spectator::start(
-            Game::new(settings),
-            net,
-            host,
-            plan.players.len(),
-            plan.options(),
-        )?;
-        while spectator.current_frame() < target {
-            if spectator.step()? == Step::Waiting {
-                std::thread::sleep(Duration::from_micros(500));
-            }
-            if Instant::now() > deadline {
-                return Err(LocalMatchError::Stalled(format!(
-                    "spectator at frame {} of {target}",
-                    spectator.current_frame()
-                )));
-            }
-        }
-        return Ok(PlayedReport {
-            frames: plan.frames,
-            seat: None,
-            players: plan.players.len(),
-            hash: spectator.hash_at(target).unwrap_or([0; 32]),
-            verdict: None,
-            agreed_up_to: None,
-            peer: None,
-            sync_time: Duration::ZERO,
-        });
-    };
-    let seats = Seat::table(&plan.players, me);
-    let spectators: &[T::Addr] = if me == 0 { &plan.spectators } else { &[] };
-    let mut session = Session::start(
-        Faulty {
-            game: Game::new(settings),
-            flip_at: None,
-        },
-        net.clone(),
-        seats,
-        spectators,
-        plan.options(),
-    )?;
-    let mut sync_time = None;
-    let mut finished: Option<Instant> = None;
+    let mut planned = PlannedMatch::start(net, plan)?;
+    let target = planned.target();
+    let deadline = Instant::now() + STALL_GRACE + Duration::from_secs(u64::from(plan.frames / 60));
     let period = Duration::from_secs(1) / plan.options().fps.max(1) as u32;
     let mut next_tick = Instant::now();
+    let mut skip = 0u32;
     loop {
         let now = Instant::now();
-        if !session.is_running() {
+        if !planned.is_running() {
             // Synchronization is a handful of round trips: answer them as they come instead
             // of once per frame period.
             std::thread::sleep(Duration::from_millis(1));
@@ -595,62 +813,35 @@ pub fn play_plan<T: Transport>(
             std::thread::sleep(next_tick - now);
         }
         next_tick = next_tick.max(now) + period;
-        let frame = session.current_frame().max(0) as u32;
-        match session.step(Script::Human.input(plan.seed, frame, me as u8)) {
-            Ok(_) => {}
-            // The others may leave (and with them a WebRTC connection) once our last frame
-            // is confirmed: that is the end of the match, not a failure.
-            Err(SessionError::Transport(_)) if finished.is_some() => break,
-            Err(err) => return Err(err.into()),
-        }
-        if me == 0 {
-            crate::lobby::refuse_latecomers(&net);
+        skip += planned.take_wait_recommendation();
+        if skip > 0 && !planned.is_finished() {
+            // Running ahead of the others: GGRS asks us to spend this tick only listening.
+            skip -= 1;
+            planned.poll();
         } else {
-            crate::lobby::answer_rosters(&net, host);
+            let frame = planned.current_frame().max(0) as u32;
+            let me = plan.seat.unwrap_or(0) as u8;
+            planned.tick(Script::Human.input(plan.seed, frame, me))?;
         }
-        for event in session.take_events() {
+        for event in planned.take_events() {
             on_event(&event);
         }
-        if sync_time.is_none() && session.is_running() {
-            sync_time = Some(started.elapsed());
-        }
-        if finished.is_none() && session.confirmed_hash(target).is_some() {
-            finished = Some(Instant::now());
-        }
-        if let Some(at) = finished {
-            let heard_all = session.agreed_up_to() >= Some(target) || session.verdict().is_some();
-            if heard_all || at.elapsed() >= linger {
-                break;
-            }
+        if planned.is_done(linger) || (plan.seat.is_none() && planned.is_finished()) {
+            break;
         }
         if Instant::now() > deadline {
-            return Err(LocalMatchError::Stalled(format!(
-                "at frame {}, confirmed {}",
-                session.current_frame(),
-                session.confirmed_frame()
-            )));
+            return Err(LocalMatchError::Stalled(match planned.session() {
+                Some(session) => format!(
+                    "at frame {}, confirmed {}",
+                    session.current_frame(),
+                    session.confirmed_frame()
+                ),
+                None => format!("spectator at frame {} of {target}", planned.current_frame()),
+            }));
         }
     }
-    // Our last inputs and checksums may still wait in a batch: send them, and answer what
-    // comes in for a moment, so the others can finish too.
-    let settle = Instant::now() + Duration::from_millis(300);
-    while Instant::now() < settle {
-        session.poll();
-        net.borrow_mut().flush_every(1);
-        std::thread::sleep(Duration::from_millis(5));
+    if plan.seat.is_some() {
+        planned.settle(Duration::from_millis(300));
     }
-    Ok(PlayedReport {
-        frames: plan.frames,
-        seat: Some(me),
-        players: plan.players.len(),
-        hash: session.confirmed_hash(target).unwrap_or([0; 32]),
-        verdict: session.verdict().cloned(),
-        agreed_up_to: session.agreed_up_to(),
-        peer: Some(PeerReport {
-            work: session.work(),
-            links: session.peer_stats(),
-            agreed_up_to: session.agreed_up_to(),
-        }),
-        sync_time: sync_time.unwrap_or_default(),
-    })
+    Ok(planned.report())
 }

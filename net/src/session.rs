@@ -212,6 +212,8 @@ pub struct Session<G: Rollback + 'static, T: Transport = SecureSocket> {
     /// Per seat: datagrams received when last counted, and when that count last grew.
     heard: Vec<(u64, std::time::Instant)>,
     sent_verdict: bool,
+    /// Frames GGRS recommended we skip (we run ahead of the others), not yet taken.
+    wait_frames: u32,
 }
 
 impl<G: Rollback + 'static, T: Transport> Session<G, T> {
@@ -283,6 +285,7 @@ impl<G: Rollback + 'static, T: Transport> Session<G, T> {
             left: Vec::new(),
             heard: vec![(0, std::time::Instant::now()); seats_len],
             sent_verdict: false,
+            wait_frames: 0,
         })
     }
 
@@ -478,15 +481,24 @@ impl<G: Rollback + 'static, T: Transport> Session<G, T> {
                 }
                 None
             }
+            GgrsEvent::WaitRecommendation { skip_frames } => {
+                self.wait_frames = self.wait_frames.max(skip_frames);
+                None
+            }
             // Consensus reaches its own verdicts from the same checksums; GGRS's pairwise
             // events would only repeat them.
-            GgrsEvent::DesyncDetected { .. }
-            | GgrsEvent::Synchronizing { .. }
-            | GgrsEvent::WaitRecommendation { .. } => None,
+            GgrsEvent::DesyncDetected { .. } | GgrsEvent::Synchronizing { .. } => None,
         };
         if let Some(event) = event {
             self.events.push_back(event);
         }
+    }
+
+    /// Takes GGRS's latest wait recommendation: the number of ticks a loop running at a fixed
+    /// rate should spend only polling, because this peer runs ahead of the others (0: none).
+    /// GGRS recommends at most once a second.
+    pub fn take_wait_recommendation(&mut self) -> u32 {
+        std::mem::take(&mut self.wait_frames)
     }
 
     /// Takes the events since the last call.
@@ -656,6 +668,11 @@ impl<G: Rollback + 'static, T: Transport> Spectator<G, T> {
         } else {
             Step::Waiting
         })
+    }
+
+    /// Whether GGRS finished synchronizing with the host.
+    pub fn is_running(&self) -> bool {
+        self.ggrs.current_state() == SessionState::Running
     }
 
     /// The frame the spectator's game is at.

@@ -30,6 +30,10 @@ pub enum Command {
 
 #[derive(Debug, clap::Args)]
 pub struct HostArgs {
+    /// Print progress line by line and let a bot play our seat, instead of the terminal
+    /// view (also what happens when standard output is not a terminal).
+    #[arg(long)]
+    pub headless: bool,
     /// Address to listen on; players must be able to reach it (it goes into the code).
     #[arg(long, default_value = "127.0.0.1:0")]
     pub udp: std::net::SocketAddr,
@@ -69,6 +73,10 @@ pub struct JoinArgs {
     /// The invite code (UDP, e.g. 0A1B2-C3D4E-...) or the 6-character room code (WebRTC)
     /// the host printed; case and dashes do not matter.
     pub code: String,
+    /// Print progress line by line and let a bot play our seat, instead of the terminal
+    /// view (also what happens when standard output is not a terminal).
+    #[arg(long)]
+    pub headless: bool,
     /// Local address to use (UDP; default: loopback for a loopback host, else any).
     #[arg(long)]
     pub bind: Option<std::net::SocketAddr>,
@@ -147,7 +155,8 @@ pub enum TransportArg {
 
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {
-    /// Print only the summary (the live terminal view comes with the terminal client).
+    /// Print only the summary, with a bot in every seat, instead of the terminal view (also
+    /// what happens when standard output is not a terminal).
     #[arg(long)]
     pub headless: bool,
     /// Peers in the match, 2 to 4, each on its own socket with a bot in its seat.

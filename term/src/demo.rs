@@ -9,7 +9,10 @@ use net::local::{
 };
 use net::session::SessionOptions;
 
+use net::transport::Transport;
+
 use crate::args::{self, DemoArgs};
+use crate::live::{self, Driver, LocalDriver, Tui};
 
 /// Runs the match and prints the summary; exit 0 when all peers agreed, 1 on a desync.
 pub fn run(args: &DemoArgs) -> Result<ExitCode> {
@@ -27,12 +30,6 @@ pub fn run(args: &DemoArgs) -> Result<ExitCode> {
     let live = !args.headless && std::io::IsTerminal::is_terminal(&std::io::stdout());
     if !args.headless && !live {
         eprintln!("hltd: standard output is not a terminal; running headless");
-    }
-    if live && matches!(args.transport, args::TransportArg::Webrtc) {
-        args::usage_error(
-            "demo",
-            "the live view runs over UDP for now; add --headless for WebRTC",
-        );
     }
     let options = LocalMatchOptions {
         peers: args.peers as usize,
@@ -117,12 +114,31 @@ fn print_summary(report: &LocalMatchReport) {
 
 /// The live view; afterwards the summary on the restored terminal.
 fn run_live(options: &LocalMatchOptions) -> Result<ExitCode> {
-    let mut m = LocalMatch::start_udp(options)?;
-    let outcome = crate::live::play(&mut m, options)?;
-    let target = options.frames as i32;
+    match options.transport {
+        LocalTransport::Udp => live_local(&mut LocalMatch::start_udp(options)?, options),
+        LocalTransport::WebRtc => {
+            println!("connecting the peers over WebRTC...");
+            live_local(&mut LocalMatch::start_rtc(options)?, options)
+        }
+    }
+}
+
+fn live_local<T: Transport>(
+    m: &mut LocalMatch<T>,
+    options: &LocalMatchOptions,
+) -> Result<ExitCode> {
+    let mut tui = Tui::start();
+    let mut driver = LocalDriver::new(m, options);
+    let outcome = live::play(&mut tui, &mut driver, "connected; press ? for the keys");
+    drop(tui);
+    let outcome = outcome?;
+    let summary = driver.summary();
+    let waited = driver.waited();
+    drop(driver);
     let me = &m.sessions[0];
     println!(
-        "screen: {} fps while the simulation ran at 60 Hz; rollbacks={} resimulated={}",
+        "screen: {} fps while the simulation ran at 60 Hz; rollbacks={} resimulated={} \
+         waited={waited} ticks on GGRS's advice",
         outcome.fps,
         me.work().rollbacks,
         me.work().resimulated
@@ -135,22 +151,17 @@ fn run_live(options: &LocalMatchOptions) -> Result<ExitCode> {
         );
         return Ok(ExitCode::SUCCESS);
     }
-    let hashes: Vec<Option<[u8; 32]>> = m
-        .sessions
-        .iter()
-        .map(|s| s.confirmed_hash(target))
-        .collect();
-    let agreed = hashes.iter().all(|h| h.is_some() && *h == hashes[0])
-        && m.sessions.iter().all(|s| s.verdict().is_none());
-    if let Some(verdict) = m.sessions.iter().find_map(|s| s.verdict()) {
-        println!("{verdict}");
+    println!("{}", summary.result);
+    let agreed = summary.agreement.starts_with("agreed");
+    if !agreed {
+        println!("{}", summary.agreement);
     }
     println!(
         "result: frames={} peers={} agreed={} hash={}",
         options.frames,
         m.sessions.len(),
         if agreed { "yes" } else { "no" },
-        sim::StateHash(hashes[0].unwrap_or([0; 32])).to_hex()
+        summary.hash
     );
     Ok(if agreed {
         ExitCode::SUCCESS

@@ -3,6 +3,7 @@
 mod args;
 mod demo;
 mod live;
+mod lobby_ui;
 mod netcmd;
 mod ui;
 

@@ -1,7 +1,8 @@
 //! `hltd host`, `hltd join CODE`, `hltd spectate CODE`: a match between processes, over
 //! encrypted UDP (invite codes) or WebRTC (room codes); and `hltd signal`, the signaling server
-//! for WebRTC. Until the terminal client lands, a bot plays each seat and progress is printed
-//! line by line.
+//! for WebRTC. On a terminal they show the lobby screen and then the match screen, the user
+//! playing our seat; headless (`--headless`, or standard output not a terminal) a bot plays it
+//! and progress is printed line by line.
 
 use std::cell::RefCell;
 use std::fmt::Display;
@@ -12,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use net::invite::{Invite, RoomCode, DEFAULT_TTL};
-use net::lobby::{self, Offer, Plan, Progress, Role};
-use net::local::{play_plan, PlayedReport};
+use net::lobby::{self, LobbyError, Offer, Plan, Progress, Role};
+use net::local::{play_plan, PlannedMatch, PlayedReport};
 use net::rtc::{room_url, RtcSocket};
 use net::session::{config_digest, SessionEvent, SessionOptions};
 use net::signal::{self, EmbeddedSignal};
@@ -21,6 +22,8 @@ use net::transport::Transport;
 use net::udp::SecureSocket;
 
 use crate::args::{self, HostArgs, JoinArgs, SignalArgs};
+use crate::live::{self, LobbyWatch, PlannedDriver, Tui};
+use crate::lobby_ui::{Code, LobbyScreen, SeatLine, SeatState};
 
 /// How long players may take to gather.
 const LOBBY_WAIT: Duration = DEFAULT_TTL;
@@ -51,7 +54,96 @@ fn print_progress<A: Display>(p: Progress<A>) {
         }
         Progress::Left { seat, addr } => println!("player in seat {seat} ({addr}) left"),
         Progress::Starting => println!("all seats taken; players are connecting"),
+        Progress::Ready { seat } => println!("player in seat {seat} is ready"),
+        Progress::Roster { players, .. } => {
+            println!("{} player(s) in the lobby", players.len())
+        }
     }
+}
+
+/// Whether to show the terminal view: not headless, and standard output is a terminal.
+fn live_wanted(headless: bool) -> bool {
+    !headless && std::io::IsTerminal::is_terminal(&std::io::stdout())
+}
+
+/// The lobby screen of a host, before anyone joined.
+fn host_screen(title: String, code: Code, hint: Vec<String>, players: usize) -> LobbyScreen {
+    let mut screen = LobbyScreen {
+        title,
+        code: Some(code),
+        hint,
+        seats_total: Some(players),
+        seats: vec![SeatLine {
+            who: "you (host)".to_string(),
+            state: SeatState::Ready,
+        }],
+        ..LobbyScreen::default()
+    };
+    screen.note(format!("waiting for {} more player(s)", players - 1));
+    screen
+}
+
+/// A lobby's result on the lobby screen: the plan, `None` when the user left, or the
+/// terminal's failure, which ended the lobby.
+fn on_screen<A>(
+    result: Result<Plan<A>, LobbyError>,
+    terminal: Option<std::io::Error>,
+) -> Result<Option<Plan<A>>> {
+    match (result, terminal) {
+        (_, Some(err)) => Err(anyhow::Error::new(err).context("the terminal failed")),
+        (Err(LobbyError::Cancelled), None) => Ok(None),
+        (result, None) => Ok(Some(result?)),
+    }
+}
+
+/// Plays a planned match on the match screen, the user in our seat; afterwards prints the
+/// same lines as a headless match on the restored terminal.
+fn play_live<T: Transport>(
+    mut tui: Tui,
+    net: Rc<RefCell<T>>,
+    plan: &Plan<T::Addr>,
+) -> Result<ExitCode> {
+    let mut driver = PlannedDriver::new(PlannedMatch::start(net, plan)?);
+    let greeting = match plan.seat {
+        Some(seat) => format!("you play P{}; press ? for the keys", seat + 1),
+        None => "watching; press ? for the keys".to_string(),
+    };
+    let outcome = live::play(&mut tui, &mut driver, &greeting);
+    drop(tui);
+    let outcome = outcome?;
+    let planned = driver.planned();
+    if plan.seat.is_some() {
+        planned.settle(Duration::from_millis(300));
+    }
+    println!(
+        "screen: {} fps while the simulation ran at 60 Hz",
+        outcome.fps
+    );
+    if outcome.quit_early {
+        println!(
+            "left the match at frame {} of {}",
+            planned.current_frame(),
+            plan.frames
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    Ok(finish(&planned.report()))
+}
+
+/// The lobby screen of a joiner, before the host answered.
+fn joiner_screen(title: String) -> LobbyScreen {
+    let mut screen = LobbyScreen {
+        title,
+        ..LobbyScreen::default()
+    };
+    screen.note("waiting for the host to answer".to_string());
+    screen
+}
+
+/// The user left the lobby.
+fn left_lobby() -> ExitCode {
+    println!("left the lobby before the match started");
+    ExitCode::SUCCESS
 }
 
 pub fn host(args: &HostArgs) -> Result<ExitCode> {
@@ -73,7 +165,28 @@ pub fn host(args: &HostArgs) -> Result<ExitCode> {
         host: net.borrow().local_addr(),
         ..invite
     };
-    println!("invite code: {}", invite.encode());
+    let code = invite.encode();
+    if live_wanted(args.headless) {
+        let mut tui = Tui::start();
+        let screen = host_screen(
+            format!("hosting a match over encrypted UDP on {}", invite.host),
+            Code::Invite(code.clone()),
+            vec![
+                format!("players:     hltd join {code}"),
+                format!("spectators:  hltd spectate {code}"),
+                format!("the code is valid for {} minutes", args.ttl_min),
+            ],
+            args.players as usize,
+        );
+        let mut watch = LobbyWatch::new(&mut tui, screen);
+        let result = lobby::host(&net, &offer(args), LOBBY_WAIT, &mut watch);
+        let Some(plan) = on_screen(result, watch.error)? else {
+            drop(tui);
+            return Ok(left_lobby());
+        };
+        return play_live(tui, net, &plan);
+    }
+    println!("invite code: {code}");
     println!(
         "listening on {}; waiting for {} more player(s); the code is valid for {} minutes",
         invite.host,
@@ -81,7 +194,7 @@ pub fn host(args: &HostArgs) -> Result<ExitCode> {
         args.ttl_min
     );
     let started = Instant::now();
-    let plan = lobby::host(&net, &offer(args), LOBBY_WAIT, print_progress)?;
+    let plan = lobby::host(&net, &offer(args), LOBBY_WAIT, &mut print_progress)?;
     println!(
         "starting after {} ms in the lobby",
         started.elapsed().as_millis()
@@ -111,6 +224,40 @@ fn host_rtc(args: &HostArgs) -> Result<ExitCode> {
         }
     };
     let room = RoomCode::generate().context("no randomness for the room code")?;
+    if live_wanted(args.headless) {
+        let signal_flag = if signal_url == signal::DEFAULT_URL {
+            String::new()
+        } else {
+            format!(" --signal {signal_url}")
+        };
+        let mut hint = vec![
+            format!("players:     hltd join {room}{signal_flag}"),
+            format!("spectators:  hltd spectate {room}{signal_flag}"),
+        ];
+        if let Some(server) = embedded.as_ref().filter(|s| s.addr().ip().is_unspecified()) {
+            hint.push(format!(
+                "from other machines add --signal ws://<this machine's address>:{}",
+                server.addr().port()
+            ));
+        }
+        let net = RtcSocket::connect(&room_url(&signal_url, &room.to_string()), &ice)?;
+        let mut tui = Tui::start();
+        let screen = host_screen(
+            format!("hosting a match over WebRTC through {signal_url}"),
+            Code::Room(room.to_string()),
+            hint,
+            args.players as usize,
+        );
+        let mut watch = LobbyWatch::new(&mut tui, screen);
+        let result = lobby::host(&net, &offer(args), LOBBY_WAIT, &mut watch);
+        let Some(plan) = on_screen(result, watch.error)? else {
+            drop(tui);
+            return Ok(left_lobby());
+        };
+        let code = play_live(tui, net, &plan);
+        drop(embedded);
+        return code;
+    }
     println!("room code: {room}");
     if signal_url != signal::DEFAULT_URL {
         println!("signaling server: {signal_url} (joiners add --signal {signal_url})");
@@ -126,7 +273,7 @@ fn host_rtc(args: &HostArgs) -> Result<ExitCode> {
     let built = Instant::now();
     let net = RtcSocket::connect(&room_url(&signal_url, &room.to_string()), &ice)?;
     println!("waiting for {} more player(s)", args.players - 1);
-    let plan = lobby::host(&net, &offer(args), LOBBY_WAIT, print_progress)?;
+    let plan = lobby::host(&net, &offer(args), LOBBY_WAIT, &mut print_progress)?;
     println!(
         "starting after {} ms in the lobby",
         built.elapsed().as_millis()
@@ -163,6 +310,35 @@ pub fn join(args: &JoinArgs, role: Role) -> Result<ExitCode> {
     let options = SessionOptions::default();
     let digest = config_digest(sim::RULES_VERSION, &options);
     let net = SecureSocket::bind(bind, invite.secret.psk(), digest)?;
+    let title = format!(
+        "{} the match at {} from {}",
+        if role == Role::Player {
+            "joining"
+        } else {
+            "watching"
+        },
+        invite.host,
+        net.borrow().local_addr()
+    );
+    let context = || format!("joining the host at {}", invite.host);
+    if live_wanted(args.headless) {
+        let mut tui = Tui::start();
+        let mut watch = LobbyWatch::new(&mut tui, joiner_screen(title));
+        let result = lobby::join(
+            &net,
+            Some(invite.host),
+            role,
+            &digest,
+            HOST_ANSWER_UDP,
+            LOBBY_WAIT,
+            &mut watch,
+        );
+        let Some(plan) = on_screen(result, watch.error).with_context(context)? else {
+            drop(tui);
+            return Ok(left_lobby());
+        };
+        return play_live(tui, net, &plan);
+    }
     println!(
         "connecting to {} from {}",
         invite.host,
@@ -176,8 +352,9 @@ pub fn join(args: &JoinArgs, role: Role) -> Result<ExitCode> {
         &digest,
         HOST_ANSWER_UDP,
         LOBBY_WAIT,
+        &mut |_| {},
     )
-    .with_context(|| format!("joining the host at {}", invite.host))?;
+    .with_context(context)?;
     play_joined(net, &plan, started)
 }
 
@@ -193,9 +370,45 @@ fn join_rtc(args: &JoinArgs, role: Role, command: &str) -> Result<ExitCode> {
     let digest = config_digest(sim::RULES_VERSION, &SessionOptions::default());
     let built = Instant::now();
     let net = RtcSocket::connect(&room_url(&args.signal, &room.to_string()), &ice)?;
+    let context = || format!("joining room {room} at {}", args.signal);
+    if live_wanted(args.headless) {
+        let mut tui = Tui::start();
+        let title = format!(
+            "{} room {room} at {}",
+            if role == Role::Player {
+                "joining"
+            } else {
+                "watching"
+            },
+            args.signal
+        );
+        let mut watch = LobbyWatch::new(&mut tui, joiner_screen(title));
+        let result = lobby::join(
+            &net,
+            None,
+            role,
+            &digest,
+            HOST_ANSWER_RTC,
+            LOBBY_WAIT,
+            &mut watch,
+        );
+        let Some(plan) = on_screen(result, watch.error).with_context(context)? else {
+            drop(tui);
+            return Ok(left_lobby());
+        };
+        return play_live(tui, net, &plan);
+    }
     println!("in room {room} at {}; waiting for the host", args.signal);
-    let plan = lobby::join(&net, None, role, &digest, HOST_ANSWER_RTC, LOBBY_WAIT)
-        .with_context(|| format!("joining room {room} at {}", args.signal))?;
+    let plan = lobby::join(
+        &net,
+        None,
+        role,
+        &digest,
+        HOST_ANSWER_RTC,
+        LOBBY_WAIT,
+        &mut |_| {},
+    )
+    .with_context(context)?;
     play_joined(net, &plan, built)
 }
 

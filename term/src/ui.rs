@@ -40,6 +40,25 @@ pub enum Consensus {
     Agreed(Option<i32>),
     /// The verdict, in words: who diverged at which frame.
     Desync(String),
+    /// A spectator follows the host's confirmed inputs and has no vote.
+    Watching,
+}
+
+/// The end of a match, as the summary overlay shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Summary {
+    /// Won, lost, or where the match stopped.
+    pub result: String,
+    /// Frames played to the end.
+    pub frames: u32,
+    /// Our rollbacks and the frames simulated again after them (None: a spectator has none).
+    pub rollbacks: Option<(u64, u64)>,
+    /// The state hash of the last frame, in hex.
+    pub hash: String,
+    /// Whether the peers agreed, in words.
+    pub agreement: String,
+    /// Where the replay was written, once replays are recorded.
+    pub replay: Option<String>,
 }
 
 /// Everything one frame of the match screen shows.
@@ -63,6 +82,32 @@ pub struct Screen<'a> {
     pub confirm_quit: bool,
     /// Frames per second the screen is drawn at (shown in the panel).
     pub fps: u32,
+    /// The match is over: the summary overlay.
+    pub summary: Option<&'a Summary>,
+    /// Draw in colour (off for `NO_COLOR` and dumb terminals).
+    pub colour: bool,
+}
+
+/// Whether to draw in colour: not when `NO_COLOR` is set to anything but the empty string
+/// (<https://no-color.org>), nor on a `dumb` terminal.
+pub fn colour_wanted() -> bool {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let dumb = std::env::var_os("TERM").is_some_and(|t| t == "dumb");
+    !no_color && !dumb
+}
+
+/// Removes every colour from what was drawn, keeping bold, reverse and the like, which is
+/// how the screen stays readable without colour.
+pub fn strip_colour(frame: &mut Frame) {
+    let area = frame.area();
+    let buffer = frame.buffer_mut();
+    for y in area.top()..area.bottom() {
+        for x in area.left()..area.right() {
+            let cell = &mut buffer[(x, y)];
+            cell.fg = Color::Reset;
+            cell.bg = Color::Reset;
+        }
+    }
 }
 
 /// The keys, as the help overlay lists them.
@@ -79,6 +124,13 @@ pub const KEYS: &[(&str, &str)] = &[
 
 /// Draws the match screen, or a notice when the terminal is too small.
 pub fn draw(frame: &mut Frame, screen: &Screen) {
+    draw_match(frame, screen);
+    if !screen.colour {
+        strip_colour(frame);
+    }
+}
+
+fn draw_match(frame: &mut Frame, screen: &Screen) {
     let area = frame.area();
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
         return draw_too_small(frame, area);
@@ -95,6 +147,9 @@ pub fn draw(frame: &mut Frame, screen: &Screen) {
     draw_lanes(frame, grid, screen);
     draw_panel(frame, panel, screen);
     draw_status(frame, status, screen);
+    if let Some(summary) = screen.summary {
+        draw_summary(frame, area, summary);
+    }
     if screen.help {
         draw_help(frame, area);
     }
@@ -108,7 +163,42 @@ pub fn draw(frame: &mut Frame, screen: &Screen) {
     }
 }
 
-fn draw_too_small(frame: &mut Frame, area: Rect) {
+fn draw_summary(frame: &mut Frame, area: Rect, summary: &Summary) {
+    let mut lines = vec![
+        Line::from(Span::styled(summary.result.clone(), Style::new().bold())),
+        Line::from(format!("frames     {}", summary.frames)),
+    ];
+    if let Some((rollbacks, resimulated)) = summary.rollbacks {
+        lines.push(Line::from(format!(
+            "rollbacks  {rollbacks} ({resimulated} frames simulated again)"
+        )));
+    }
+    lines.push(Line::from("final hash"));
+    lines.push(Line::from(format!(
+        " {}",
+        &summary.hash[..summary.hash.len().min(32)]
+    )));
+    if summary.hash.len() > 32 {
+        lines.push(Line::from(format!(" {}", &summary.hash[32..])));
+    }
+    let agreed = summary.agreement.starts_with("agreed");
+    lines.push(Line::from(Span::styled(
+        summary.agreement.clone(),
+        if agreed {
+            Style::new().fg(Color::Green)
+        } else {
+            Style::new().fg(Color::Red).bold()
+        },
+    )));
+    if let Some(replay) = &summary.replay {
+        lines.push(Line::from(format!("replay     {replay}")));
+    }
+    lines.push(Line::from(""));
+    lines.push(Line::from("press q to leave"));
+    draw_popup(frame, area, " match over ", lines);
+}
+
+pub(crate) fn draw_too_small(frame: &mut Frame, area: Rect) {
     let text = vec![
         Line::from("The window is too small."),
         Line::from(format!(
@@ -198,6 +288,13 @@ fn draw_hud(frame: &mut Frame, area: Rect, screen: &Screen) {
         .find(|t| t.lane == lane && (t.x, t.y) == (x, y));
     let on_path = view.path.contains(&(x, y));
     let detail = match under {
+        _ if screen.me.is_none() => format!(
+            "kills {}  leaks {}  towers {}  creeps {}",
+            view.kills,
+            view.leaks,
+            view.towers.len(),
+            view.creeps.len()
+        ),
         Some(t) => format!(
             "cursor ({x},{y}): {} level {} hp {}/{}  [u]pgrade [x] sell [h]eal",
             tower_name(t.kind),
@@ -352,16 +449,19 @@ fn consensus_line(consensus: &Consensus) -> Line<'static> {
             format!("DESYNC {verdict}"),
             Style::new().fg(Color::Red).bold(),
         )),
+        Consensus::Watching => Line::from("watching: hashes not compared"),
     }
 }
 
 fn draw_status(frame: &mut Frame, area: Rect, screen: &Screen) {
+    let keys = if screen.me.is_some() {
+        "? help  q quit  arrows/WASD move  1-4 build  u upgrade  x sell  h heal  p pause"
+    } else {
+        "? help  q quit  (spectating: you watch, the players play)"
+    };
     let lines = vec![
         Line::from(screen.message.unwrap_or("")),
-        Line::from(Span::styled(
-            "? help  q quit  arrows/WASD move  1-4 build  u upgrade  x sell  h heal  p pause",
-            Style::new().fg(Color::DarkGray),
-        )),
+        Line::from(Span::styled(keys, Style::new().fg(Color::DarkGray))),
     ];
     frame.render_widget(Paragraph::new(lines), area);
 }
@@ -450,6 +550,8 @@ mod tests {
             help: false,
             confirm_quit: false,
             fps: 30,
+            summary: None,
+            colour: true,
         }
     }
 
@@ -554,6 +656,60 @@ mod tests {
             .collect();
         for (key, what) in KEYS {
             assert!(text.contains(key) && text.contains(what), "{key}: {text}");
+        }
+    }
+
+    #[test]
+    fn the_summary_shows_the_end_of_the_match() {
+        let (view, _) = game_with_tower();
+        let hash = "0123456789abcdef".repeat(4);
+        let summary = Summary {
+            result: "time is up: wave 2 of 10, base 20/20".into(),
+            frames: 3600,
+            rollbacks: Some((12, 40)),
+            hash: hash.clone(),
+            agreement: "agreed: all 2 peers, same hash".into(),
+            replay: None,
+        };
+        let mut s = screen(&view, &[], (0, 0));
+        s.summary = Some(&summary);
+        let text = render(120, 40, &s).join("\n");
+        for expected in [
+            "match over",
+            "time is up: wave 2 of 10, base 20/20",
+            "frames     3600",
+            "rollbacks  12 (40 frames simulated again)",
+            &hash[..32],
+            &hash[32..],
+            "agreed: all 2 peers, same hash",
+            "press q to leave",
+        ] {
+            assert!(text.contains(expected), "{expected}: {text}");
+        }
+    }
+
+    #[test]
+    fn a_spectator_without_colour_sees_every_lane_and_no_gold() {
+        let (view, _) = game_with_tower();
+        let mut s = screen(&view, &[], (0, 0));
+        s.me = None;
+        s.consensus = Consensus::Watching;
+        s.colour = false;
+        let mut terminal = Terminal::new(TestBackend::new(120, 40)).expect("terminal");
+        terminal.draw(|f| draw(f, &s)).expect("draw");
+        let buffer = terminal.backend().buffer().clone();
+        let text: String = (0..40)
+            .map(|y| (0..120).map(|x| buffer[(x, y)].symbol()).collect::<String>() + "\n")
+            .collect();
+        assert!(text.contains("spectating"), "{text}");
+        assert!(text.contains("watching: hashes not compared"), "{text}");
+        assert!(text.contains(&format!("kills {}", view.kills)), "{text}");
+        assert!(!text.contains("gold") && !text.contains("(you)"), "{text}");
+        assert!(text.contains("A1"), "the tower, drawn without colour: {text}");
+        for y in 0..40 {
+            for x in 0..120 {
+                assert_eq!(buffer[(x, y)].fg, Color::Reset, "({x},{y})");
+            }
         }
     }
 }
