@@ -699,13 +699,21 @@ mod tests {
         terminal.draw(|f| draw(f, &s)).expect("draw");
         let buffer = terminal.backend().buffer().clone();
         let text: String = (0..40)
-            .map(|y| (0..120).map(|x| buffer[(x, y)].symbol()).collect::<String>() + "\n")
+            .map(|y| {
+                (0..120)
+                    .map(|x| buffer[(x, y)].symbol())
+                    .collect::<String>()
+                    + "\n"
+            })
             .collect();
         assert!(text.contains("spectating"), "{text}");
         assert!(text.contains("watching: hashes not compared"), "{text}");
         assert!(text.contains(&format!("kills {}", view.kills)), "{text}");
         assert!(!text.contains("gold") && !text.contains("(you)"), "{text}");
-        assert!(text.contains("A1"), "the tower, drawn without colour: {text}");
+        assert!(
+            text.contains("A1"),
+            "the tower, drawn without colour: {text}"
+        );
         for y in 0..40 {
             for x in 0..120 {
                 assert_eq!(buffer[(x, y)].fg, Color::Reset, "({x},{y})");

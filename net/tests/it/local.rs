@@ -162,3 +162,33 @@ fn impossible_matches_are_refused() {
         }
     }
 }
+
+/// A peer that steps twice as often as the other runs ahead, and GGRS's advice to wait
+/// reaches the caller through `take_wait_recommendation`; the slower peer gets none.
+#[test]
+fn a_peer_running_ahead_is_told_to_wait() {
+    let o = options(2, 600, 4);
+    let mut m = net::local::LocalMatch::start_udp(&o).expect("start");
+    let (mut fast, mut slow) = (0u32, 0u32);
+    for tick in 0..1200u32 {
+        let frame = m.sessions[0].current_frame().max(0) as u32;
+        m.sessions[0]
+            .step(o.bots.input(o.seed, frame, 0))
+            .expect("step the fast peer");
+        fast += m.sessions[0].take_wait_recommendation();
+        if tick % 2 == 0 {
+            let frame = m.sessions[1].current_frame().max(0) as u32;
+            m.sessions[1]
+                .step(o.bots.input(o.seed, frame, 1))
+                .expect("step the slow peer");
+            slow += m.sessions[1].take_wait_recommendation();
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert!(
+        fast > 0,
+        "the fast peer got no wait advice at frame {}",
+        m.sessions[0].current_frame()
+    );
+    assert_eq!(slow, 0, "the slow peer was told to wait");
+}

@@ -1,86 +1,160 @@
 //! The live terminal client, driven through tmux as a user would: keys in, screen out.
 //! Needs `tmux` (CI installs it). The match runs over loopback UDP.
 
-use std::process::Command;
+use std::io::Read;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Runs tmux on a server of this test's own.
-fn tmux(socket: &str, args: &[&str]) -> String {
-    let out = Command::new("tmux")
-        .arg("-L")
-        .arg(socket)
-        .args(args)
-        .output()
-        .unwrap_or_else(|err| panic!("tmux is needed for this test (apt install tmux): {err}"));
-    String::from_utf8_lossy(&out.stdout).into_owned()
+/// A tmux server of this test's own, killed (with what runs in it) on drop.
+struct Tmux {
+    socket: String,
+    /// Whether the session exists (the first window creates it).
+    started: std::cell::Cell<bool>,
 }
 
-/// Captures the pane until `done` holds, for at most 20 seconds.
-fn capture_until(socket: &str, what: &str, done: impl Fn(&str) -> bool) -> String {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let pane = tmux(socket, &["capture-pane", "-p", "-t", "hltd"]);
-        if done(&pane) {
-            return pane;
+impl Tmux {
+    fn new(name: &str) -> Tmux {
+        Tmux {
+            socket: format!("hltd-{name}-{}", std::process::id()),
+            started: std::cell::Cell::new(false),
         }
-        assert!(Instant::now() < deadline, "{what}; the pane shows:\n{pane}");
-        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    fn run(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .unwrap_or_else(|err| panic!("tmux is needed for this test (apt install tmux): {err}"));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs `command` in a new 120x40 window `name`, whose exit status goes to a file read
+    /// by [`Tmux::exit_status`]; the pane stays after the command ends.
+    fn start(&self, name: &str, command: &str) -> std::path::PathBuf {
+        let status = std::env::temp_dir().join(format!("{}-{name}.status", self.socket));
+        let _ = std::fs::remove_file(&status);
+        let shell = format!("{command}; echo $? > {}; sleep 60", status.display());
+        let first = !self.started.replace(true);
+        if first {
+            self.run(&[
+                "new-session",
+                "-d",
+                "-s",
+                "hltd",
+                "-n",
+                name,
+                "-x",
+                "120",
+                "-y",
+                "40",
+                &shell,
+            ]);
+            self.run(&["set-option", "-g", "remain-on-exit", "on"]);
+        } else {
+            self.run(&["new-window", "-d", "-t", "hltd", "-n", name, &shell]);
+        }
+        status
+    }
+
+    fn pane(&self, name: &str) -> String {
+        self.run(&["capture-pane", "-p", "-t", &format!("hltd:{name}")])
+    }
+
+    fn keys(&self, name: &str, keys: &[&str]) {
+        let target = format!("hltd:{name}");
+        let mut args = vec!["send-keys", "-t", target.as_str()];
+        args.extend_from_slice(keys);
+        self.run(&args);
+    }
+
+    /// Captures the pane until `done` holds, for at most `limit`.
+    fn wait(&self, name: &str, what: &str, limit: Duration, done: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + limit;
+        loop {
+            let pane = self.pane(name);
+            if done(&pane) {
+                return pane;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{name}: {what}; the pane shows:\n{pane}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The exit status the command in `name` wrote, waiting up to 20 seconds for it.
+    fn exit_status(&self, name: &str, status: &std::path::Path) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(text) = std::fs::read_to_string(status) {
+                if !text.trim().is_empty() {
+                    let _ = std::fs::remove_file(status);
+                    return text.trim().to_string();
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{name} did not exit; the pane shows:\n{}",
+                self.pane(name)
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Whether the pane is back on the normal screen with the cursor shown, waiting up to 5 s
+    /// (tmux may still be reading the process's last bytes).
+    fn assert_restored(&self, name: &str) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let flags = self.run(&[
+                "display-message",
+                "-p",
+                "-t",
+                &format!("hltd:{name}"),
+                "#{alternate_on} #{cursor_flag}",
+            ]);
+            if flags.trim() == "0 1" {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{name}: alternate screen and cursor flags are {flags:?}, not \"0 1\":\n{}",
+                self.pane(name)
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 }
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .output();
+    }
+}
+
+const SHOW: Duration = Duration::from_secs(20);
 
 /// `hltd demo --peers 2 --seed 3` in a 120x40 window: move the cursor, build a tower, see the
 /// HUD, the grid with the tower and the network panel; quit with q then y; the process exits
 /// 0 and the terminal is back to normal.
 #[test]
 fn play_and_quit_in_tmux() {
-    let socket = format!("hltd-test-{}", std::process::id());
-    let status = std::env::temp_dir().join(format!("{socket}.status"));
-    let _ = std::fs::remove_file(&status);
-    let command = format!(
-        "{} demo --peers 2 --seed 3; echo $? > {}; sleep 60",
-        env!("CARGO_BIN_EXE_hltd"),
-        status.display()
-    );
-    tmux(
-        &socket,
-        &[
-            "new-session",
-            "-d",
-            "-s",
-            "hltd",
-            "-x",
-            "120",
-            "-y",
-            "40",
-            &command,
-        ],
-    );
-    // Keep the pane (and what the process left on it) after the process ends.
-    tmux(
-        &socket,
-        &["set-option", "-t", "hltd", "remain-on-exit", "on"],
-    );
-    struct Server(String);
-    impl Drop for Server {
-        fn drop(&mut self) {
-            let _ = Command::new("tmux")
-                .args(["-L", &self.0, "kill-server"])
-                .output();
-        }
-    }
-    let _server = Server(socket.clone());
-
-    capture_until(&socket, "the match screen never showed", |p| {
+    let tmux = Tmux::new("demo");
+    let command = format!("{} demo --peers 2 --seed 3", env!("CARGO_BIN_EXE_hltd"));
+    let status = tmux.start("demo", &command);
+    tmux.wait("demo", "the match screen never showed", SHOW, |p| {
         p.contains("Healer TD") && p.contains("agreed up to frame")
     });
     // From (0,0): right twice and down once is (2,1), off the path; 1 builds an arrow.
-    tmux(
-        &socket,
-        &["send-keys", "-t", "hltd", "Right", "Right", "Down"],
-    );
+    tmux.keys("demo", &["Right", "Right", "Down"]);
     std::thread::sleep(Duration::from_millis(300));
-    tmux(&socket, &["send-keys", "-t", "hltd", "1"]);
-    let pane = capture_until(&socket, "no tower under the cursor", |p| {
+    tmux.keys("demo", &["1"]);
+    let pane = tmux.wait("demo", "no tower under the cursor", SHOW, |p| {
         p.contains("cursor (2,1): arrow level 1")
     });
     let lines: Vec<&str> = pane.lines().collect();
@@ -96,47 +170,149 @@ fn play_and_quit_in_tmux() {
     assert!(pane.contains("network") && pane.contains("ping"), "{pane}");
     assert!(pane.contains("kbps") && pane.contains("rb/s"), "{pane}");
 
-    tmux(&socket, &["send-keys", "-t", "hltd", "q"]);
-    capture_until(&socket, "no quit question", |p| {
+    tmux.keys("demo", &["q"]);
+    tmux.wait("demo", "no quit question", SHOW, |p| {
         p.contains("Leave the match?")
     });
-    tmux(&socket, &["send-keys", "-t", "hltd", "y"]);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let code = loop {
-        if let Ok(text) = std::fs::read_to_string(&status) {
-            if !text.trim().is_empty() {
-                break text.trim().to_string();
-            }
-        }
-        assert!(Instant::now() < deadline, "hltd did not exit after q, y");
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let _ = std::fs::remove_file(&status);
-    assert_eq!(code, "0", "exit status");
+    tmux.keys("demo", &["y"]);
+    assert_eq!(tmux.exit_status("demo", &status), "0", "exit status");
     // Restored: the shell's screen again, with the summary, no match screen, cursor shown.
-    // tmux may still be reading the last bytes the process wrote: give it a moment.
-    let pane = capture_until(&socket, "the summary never showed", |p| {
+    tmux.wait("demo", "the summary never showed", SHOW, |p| {
         p.contains("left the match at frame") && !p.contains("P1 (you)")
     });
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let flags = tmux(
-            &socket,
-            &[
-                "display-message",
-                "-p",
-                "-t",
-                "hltd",
-                "#{alternate_on} #{cursor_flag}",
-            ],
-        );
-        if flags.trim() == "0 1" {
-            break;
+    tmux.assert_restored("demo");
+}
+
+/// The first 32 hex digits of the hash on a `result:` line.
+fn result_hash(text: &str) -> Option<String> {
+    let line = text.lines().find(|l| l.starts_with("result: "))?;
+    let hash = line.split("hash=").nth(1)?;
+    Some(hash.chars().take(32).collect())
+}
+
+/// `hltd host` and `hltd spectate` on their terminal screens, a headless `hltd join` playing
+/// seat 2 by bot: the lobby shows the invite code and the seats, the match screen follows,
+/// the summary overlay ends it with the same hash everywhere, and q leaves with exit 0.
+#[test]
+fn host_and_spectate_on_screen_with_a_joiner() {
+    let hltd = env!("CARGO_BIN_EXE_hltd");
+    let tmux = Tmux::new("host");
+    let host_status = tmux.start("host", &format!("{hltd} host --players 2 --frames 300"));
+    let lobby = tmux.wait("host", "no lobby screen", SHOW, |p| {
+        p.contains("invite code") && p.contains("players 1/2")
+    });
+    assert!(lobby.contains("P1  ready      you (host)"), "{lobby}");
+    assert!(
+        lobby.contains("P2  open       waiting for a player"),
+        "{lobby}"
+    );
+    let code = lobby
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("players:     hltd join "))
+        .expect("the join command on the lobby screen")
+        .trim()
+        .to_string();
+
+    let spec_status = tmux.start("spec", &format!("{hltd} spectate {code}"));
+    tmux.wait(
+        "spec",
+        "the spectator's lobby never showed the host",
+        SHOW,
+        |p| p.contains("watching the match at") && p.contains("(host)"),
+    );
+    tmux.wait("host", "the host never saw the spectator", SHOW, |p| {
+        p.contains("spectators: 1")
+    });
+
+    let mut joiner = Command::new(hltd)
+        .args(["join", &code])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start hltd join");
+    struct Kill(u32);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = Command::new("kill").arg(self.0.to_string()).output();
         }
-        assert!(
-            Instant::now() < deadline,
-            "alternate screen and cursor flags are {flags:?}, not \"0 1\":\n{pane}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
     }
+    let _kill = Kill(joiner.id());
+
+    let playing = tmux.wait("host", "the match screen never showed", SHOW, |p| {
+        p.contains("you: P1") && p.contains("network")
+    });
+    assert!(playing.contains("P2"), "{playing}");
+    let spectating = tmux.wait(
+        "spec",
+        "the spectator's match screen never showed",
+        SHOW,
+        |p| p.contains("spectating") && p.contains("watching: hashes not compared"),
+    );
+    assert!(!spectating.contains("(you)"), "{spectating}");
+
+    let over = |p: &str| p.contains("match over") && p.contains("press q to leave");
+    let host_over = tmux.wait("host", "no summary", Duration::from_secs(40), |p| {
+        over(p) && p.contains("agreed: all 2 players, same hash")
+    });
+    let spec_over = tmux.wait("spec", "no summary", Duration::from_secs(40), over);
+    assert!(host_over.contains("frames     300"), "{host_over}");
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let joined = loop {
+        if let Some(status) = joiner.try_wait().expect("wait for the joiner") {
+            let mut out = String::new();
+            let _ = joiner
+                .stdout
+                .take()
+                .expect("piped")
+                .read_to_string(&mut out);
+            assert!(status.success(), "the joiner failed: {out}");
+            break out;
+        }
+        assert!(Instant::now() < deadline, "the joiner did not finish");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let hash = result_hash(&joined).expect("the joiner's result line");
+    assert!(host_over.contains(&hash), "{hash}: {host_over}");
+    assert!(spec_over.contains(&hash), "{hash}: {spec_over}");
+
+    tmux.keys("host", &["q"]);
+    tmux.keys("spec", &["q"]);
+    assert_eq!(tmux.exit_status("host", &host_status), "0");
+    assert_eq!(tmux.exit_status("spec", &spec_status), "0");
+    for name in ["host", "spec"] {
+        let pane = tmux.wait(name, "no result line after leaving", SHOW, |p| {
+            result_hash(p).is_some()
+        });
+        assert_eq!(result_hash(&pane).as_deref(), Some(hash.as_str()), "{pane}");
+        assert!(pane.contains("agreed=yes"), "{pane}");
+        tmux.assert_restored(name);
+    }
+}
+
+/// The live demo over WebRTC, inside a network namespace of this test's own (WebRTC reaches
+/// for every interface): the match screen, the summary when every peer confirmed the last
+/// frame, and q to leave with exit 0.
+#[test]
+fn live_demo_over_webrtc_in_a_namespace() {
+    let ns = net::netns::Netns::new(true).unwrap_or_else(|err| panic!("{err}"));
+    let tmux = Tmux::new("rtc");
+    let command = format!(
+        "nsenter --target {} --net -- {} demo --transport webrtc --frames 300 --seed 5",
+        ns.pid(),
+        env!("CARGO_BIN_EXE_hltd")
+    );
+    let status = tmux.start("rtc", &command);
+    let playing = tmux.wait("rtc", "the match screen never showed", SHOW, |p| {
+        p.contains("you: P1") && p.contains("agreed up to frame")
+    });
+    assert!(playing.contains("ping"), "{playing}");
+    tmux.wait("rtc", "no summary", Duration::from_secs(40), |p| {
+        p.contains("match over") && p.contains("agreed: all 2 peers, same hash")
+    });
+    tmux.keys("rtc", &["q"]);
+    assert_eq!(tmux.exit_status("rtc", &status), "0");
+    let pane = tmux.wait("rtc", "no result line", SHOW, |p| result_hash(p).is_some());
+    assert!(pane.contains("agreed=yes"), "{pane}");
+    tmux.assert_restored("rtc");
 }
