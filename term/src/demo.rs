@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use net::local::{
     run_local_match, LocalMatch, LocalMatchOptions, LocalMatchReport, LocalTransport,
 };
@@ -127,7 +127,7 @@ fn live_local<T: Transport>(
     m: &mut LocalMatch<T>,
     options: &LocalMatchOptions,
 ) -> Result<ExitCode> {
-    let mut tui = Tui::start();
+    let mut tui = Tui::start().context("cannot take over the terminal")?;
     let mut driver = LocalDriver::new(m, options);
     let outcome = live::play(&mut tui, &mut driver, "connected; press ? for the keys");
     drop(tui);

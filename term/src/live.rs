@@ -27,8 +27,8 @@ const DRAW_HZ: u32 = 30;
 /// How long a finished peer keeps stepping so the others can finish and checksums arrive.
 const LINGER: Duration = Duration::from_secs(2);
 
-/// The terminal in raw mode on the alternate screen, given back on drop (and by ratatui's
-/// panic hook on a panic).
+/// The terminal in raw mode on the alternate screen, given back on drop and by a panic hook
+/// on a panic.
 pub struct Tui {
     terminal: ratatui::DefaultTerminal,
     colour: bool,
@@ -36,12 +36,43 @@ pub struct Tui {
 
 impl Tui {
     /// Takes over the terminal.
-    pub fn start() -> Tui {
-        Tui {
-            terminal: ratatui::init(),
-            colour: ui::colour_wanted(),
+    ///
+    /// # Errors
+    /// When the terminal cannot be put in raw mode or on the alternate screen.
+    pub fn start() -> std::io::Result<Tui> {
+        restore_on_panic();
+        let started = (|| {
+            crossterm::terminal::enable_raw_mode()?;
+            crossterm::execute!(std::io::stdout(), crossterm::terminal::EnterAlternateScreen)?;
+            ratatui::Terminal::new(ratatui::backend::CrosstermBackend::new(std::io::stdout()))
+        })();
+        match started {
+            Ok(terminal) => Ok(Tui {
+                terminal,
+                colour: ui::colour_wanted(),
+            }),
+            Err(err) => {
+                ratatui::restore();
+                Err(err)
+            }
         }
     }
+}
+
+/// Like ratatui's own hook, gives the terminal back before a panic's message is printed;
+/// but not for a panic of the WebRTC message loop's thread, which is caught there and ends
+/// the session with an error instead (the screen stays up to say so in order).
+fn restore_on_panic() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if std::thread::current().name() != Some(net::rtc::LOOP_THREAD) {
+                ratatui::restore();
+            }
+            previous(info);
+        }));
+    });
 }
 
 impl Drop for Tui {

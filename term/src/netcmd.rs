@@ -167,7 +167,7 @@ pub fn host(args: &HostArgs) -> Result<ExitCode> {
     };
     let code = invite.encode();
     if live_wanted(args.headless) {
-        let mut tui = Tui::start();
+        let mut tui = Tui::start().context("cannot take over the terminal")?;
         let screen = host_screen(
             format!("hosting a match over encrypted UDP on {}", invite.host),
             Code::Invite(code.clone()),
@@ -241,7 +241,7 @@ fn host_rtc(args: &HostArgs) -> Result<ExitCode> {
             ));
         }
         let net = RtcSocket::connect(&room_url(&signal_url, &room.to_string()), &ice)?;
-        let mut tui = Tui::start();
+        let mut tui = Tui::start().context("cannot take over the terminal")?;
         let screen = host_screen(
             format!("hosting a match over WebRTC through {signal_url}"),
             Code::Room(room.to_string()),
@@ -322,7 +322,7 @@ pub fn join(args: &JoinArgs, role: Role) -> Result<ExitCode> {
     );
     let context = || format!("joining the host at {}", invite.host);
     if live_wanted(args.headless) {
-        let mut tui = Tui::start();
+        let mut tui = Tui::start().context("cannot take over the terminal")?;
         let mut watch = LobbyWatch::new(&mut tui, joiner_screen(title));
         let result = lobby::join(
             &net,
@@ -372,7 +372,7 @@ fn join_rtc(args: &JoinArgs, role: Role, command: &str) -> Result<ExitCode> {
     let net = RtcSocket::connect(&room_url(&args.signal, &room.to_string()), &ice)?;
     let context = || format!("joining room {room} at {}", args.signal);
     if live_wanted(args.headless) {
-        let mut tui = Tui::start();
+        let mut tui = Tui::start().context("cannot take over the terminal")?;
         let title = format!(
             "{} room {room} at {}",
             if role == Role::Player {

@@ -316,3 +316,33 @@ fn live_demo_over_webrtc_in_a_namespace() {
     assert!(pane.contains("agreed=yes"), "{pane}");
     tmux.assert_restored("rtc");
 }
+
+/// Resizing below 80x24 shows the too-small notice and back shows the match again; Ctrl-C
+/// leaves at once, exit 0, with the terminal restored.
+#[test]
+fn resize_and_ctrl_c_in_tmux() {
+    let tmux = Tmux::new("resize");
+    let command = format!(
+        "{} demo --peers 3 --frames 100000",
+        env!("CARGO_BIN_EXE_hltd")
+    );
+    let status = tmux.start("demo", &command);
+    tmux.wait("demo", "the match screen never showed", SHOW, |p| {
+        p.contains("you: P1") && p.contains("P3")
+    });
+    tmux.run(&["resize-window", "-t", "hltd:demo", "-x", "70", "-y", "20"]);
+    tmux.wait("demo", "no too-small notice", SHOW, |p| {
+        p.contains("The window is too small.") && p.contains("this one is 70x20")
+    });
+    tmux.run(&["resize-window", "-t", "hltd:demo", "-x", "80", "-y", "24"]);
+    let pane = tmux.wait("demo", "the match did not come back at 80x24", SHOW, |p| {
+        p.contains("you: P1") && p.contains("network")
+    });
+    assert!(!pane.contains("too small"), "{pane}");
+    tmux.keys("demo", &["C-c"]);
+    assert_eq!(tmux.exit_status("demo", &status), "0");
+    tmux.wait("demo", "no summary after Ctrl-C", SHOW, |p| {
+        p.contains("left the match at frame")
+    });
+    tmux.assert_restored("demo");
+}
