@@ -20,7 +20,7 @@ use crate::state::{creep_flags, Creep, Globals, Scenario, Settings, Status, Towe
 /// world it is loaded into still has the structure it was saved from. Not game state.
 static LAYOUT_STAMPS: AtomicU64 = AtomicU64::new(1);
 
-fn fresh_layout() -> u64 {
+pub(crate) fn fresh_layout() -> u64 {
     LAYOUT_STAMPS.fetch_add(1, Ordering::Relaxed)
 }
 

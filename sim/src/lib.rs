@@ -38,6 +38,6 @@ pub use game::{Column, Game};
 pub use input::{action, Command, Input};
 pub use rules::{CreepKind, TowerKind, RULES_VERSION};
 pub use script::Script;
-pub use snapshot::{LoadPath, Snapshot, StateHash};
+pub use snapshot::{LoadPath, Snapshot, SnapshotError, StateHash};
 pub use state::{creep_flags, Creep, Globals, Scenario, Settings, SettingsError, Status, Tower};
 pub use view::{CreepView, PlayerView, TowerView, View};

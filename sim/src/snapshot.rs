@@ -97,7 +97,110 @@ pub enum LoadPath {
     Rebuilt,
 }
 
+/// Why bytes are not the canonical encoding of a state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SnapshotError {
+    /// The bytes end before the part at this offset.
+    Truncated {
+        /// Offset of the part that is cut.
+        offset: usize,
+        /// Bytes the part needs.
+        need: usize,
+    },
+    /// The first 8 bytes are not `HLTDSTAT`.
+    Magic,
+    /// Bytes are left after the towers, from this offset.
+    Trailing(usize),
+}
+
+impl std::fmt::Display for SnapshotError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SnapshotError::Truncated { offset, need } => {
+                write!(f, "state truncated at byte {offset} (needs {need} more)")
+            }
+            SnapshotError::Magic => f.write_str("state does not start with HLTDSTAT"),
+            SnapshotError::Trailing(at) => write!(f, "unexpected bytes after the state at {at}"),
+        }
+    }
+}
+
+impl std::error::Error for SnapshotError {}
+
+/// Reads the canonical encoding part by part.
+struct Parts<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Parts<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], SnapshotError> {
+        let rest = &self.bytes[self.at..];
+        if rest.len() < n {
+            return Err(SnapshotError::Truncated {
+                offset: self.at,
+                need: n - rest.len(),
+            });
+        }
+        self.at += n;
+        Ok(&rest[..n])
+    }
+
+    fn records<T: bytemuck::Pod>(&mut self) -> Result<Vec<T>, SnapshotError> {
+        let count = u32::from_le_bytes(self.take(4)?.try_into().unwrap_or([0; 4])) as usize;
+        let size = std::mem::size_of::<T>();
+        // Checked before allocating: a count can claim far more than the bytes hold.
+        let bytes = self.take(count.saturating_mul(size))?;
+        Ok(bytes
+            .chunks_exact(size)
+            .map(bytemuck::pod_read_unaligned)
+            .collect())
+    }
+}
+
 impl Snapshot {
+    /// Appends the canonical encoding, the bytes the state hash is taken over (see the module
+    /// documentation).
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        out.reserve(self.state_bytes());
+        out.extend_from_slice(HASH_MAGIC);
+        out.extend_from_slice(bytemuck::bytes_of(&self.globals));
+        out.extend_from_slice(&(self.creeps.len() as u32).to_le_bytes());
+        out.extend_from_slice(bytemuck::cast_slice(&self.creeps));
+        out.extend_from_slice(&(self.towers.len() as u32).to_le_bytes());
+        out.extend_from_slice(bytemuck::cast_slice(&self.towers));
+    }
+
+    /// Reads a canonical encoding back, whatever the bytes: an error says what is wrong and
+    /// where. Its hash is computed from the bytes; the state is only as trustworthy as that
+    /// hash, so compare it with one you trust before loading it into a game (a state no game
+    /// could reach may break the rules' assumptions).
+    ///
+    /// # Errors
+    /// [`SnapshotError`] when the bytes are not an encoding.
+    pub fn decode(bytes: &[u8]) -> Result<Snapshot, SnapshotError> {
+        let mut parts = Parts { bytes, at: 0 };
+        if parts.take(HASH_MAGIC.len())? != HASH_MAGIC {
+            return Err(SnapshotError::Magic);
+        }
+        let globals: Globals =
+            bytemuck::pod_read_unaligned(parts.take(std::mem::size_of::<Globals>())?);
+        let creeps: Vec<Creep> = parts.records()?;
+        let towers: Vec<Tower> = parts.records()?;
+        if parts.at != bytes.len() {
+            return Err(SnapshotError::Trailing(parts.at));
+        }
+        let hash = hash_state(&globals, &creeps, &towers);
+        Ok(Snapshot {
+            globals,
+            creeps,
+            towers,
+            hash,
+            // A stamp no world has: loading it always rebuilds.
+            layout: crate::game::fresh_layout(),
+        })
+    }
+
     /// The frame it was taken at.
     pub fn frame(&self) -> u32 {
         self.globals.frame

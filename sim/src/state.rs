@@ -201,6 +201,13 @@ impl Scenario {
         }
     }
 
+    /// The scenario with this code (`Scenario as u8`), if any.
+    pub fn from_code(code: u8) -> Option<Scenario> {
+        [Scenario::Standard, Scenario::Swarm]
+            .into_iter()
+            .find(|s| *s as u8 == code)
+    }
+
     /// Its name on the command line.
     pub fn name(self) -> &'static str {
         match self {
