@@ -1,4 +1,16 @@
-//! Replay files of Healer TD matches: format, recorder, verifier, seekable player.
+//! Replay files of Healer TD matches: the format (REPLAY_FORMAT.md at the repository's root),
+//! a [`Recorder`] that writes one chunk at a time while a match runs, a total [`read`]er that
+//! keeps every complete chunk of a damaged or cut file and says where and why it stopped, and
+//! [`verify`], which re-simulates every frame and compares every hash.
 //!
-//! Not implemented yet: the replay issue fills this crate. It exists now so the workspace has
-//! its final shape; it exports nothing.
+//! **Invariant:** nothing here depends on the network; a replay holds confirmed inputs only.
+
+mod format;
+mod read;
+mod record;
+mod verify;
+
+pub use format::{Header, MatchKind, FORMAT_VERSION, MAGIC};
+pub use read::{read, End, Keyframe, ReadError, ReadErrorKind, Replay};
+pub use record::{RecordError, Recorder};
+pub use verify::{verify, Verdict};
