@@ -26,6 +26,28 @@ pub enum Command {
     Signal(SignalArgs),
     /// Run a match headless and print its final frame and state hash.
     Sim(SimArgs),
+    /// Inspect and check replay files.
+    #[command(subcommand)]
+    Replay(ReplayCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReplayCommand {
+    /// Print a replay's header, length, players, result and the hash of its last frame.
+    Info {
+        /// The replay file.
+        file: std::path::PathBuf,
+        /// Print one JSON object instead of lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-simulate every frame and compare every hash: `ok: frames=<N> hash=<hex>` and exit
+    /// 0, `diverged: frame=<F> expected=<hex> got=<hex>` and exit 1, or exit 2 with where and
+    /// why the file cannot be read (whole).
+    Verify {
+        /// The replay file.
+        file: std::path::PathBuf,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -253,6 +275,9 @@ pub struct SimArgs {
     /// Also print a summary of the final state on stderr.
     #[arg(long, short)]
     pub verbose: bool,
+    /// Write the match as a replay to this file (see REPLAY_FORMAT.md).
+    #[arg(long, value_name = "PATH")]
+    pub record: Option<std::path::PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]

@@ -5,6 +5,7 @@ mod demo;
 mod live;
 mod lobby_ui;
 mod netcmd;
+mod replaycmd;
 mod ui;
 
 use anyhow::Result;
@@ -32,6 +33,7 @@ fn main() -> std::process::ExitCode {
         Command::Spectate(args) => netcmd::join(&args, net::lobby::Role::Spectator),
         Command::Signal(args) => netcmd::signal(&args),
         Command::Sim(args) => run_sim(&args).map(|()| std::process::ExitCode::SUCCESS),
+        Command::Replay(command) => Ok(replaycmd::run(&command)),
     };
     match result {
         Ok(code) => code,
@@ -51,9 +53,19 @@ fn run_sim(args: &SimArgs) -> Result<()> {
     let mut game = Game::new(settings);
     let mut inputs = vec![Input::IDLE; usize::from(settings.players())];
     let script: sim::Script = args.inputs.into();
+    let mut recorder = match &args.record {
+        Some(path) => Some(replaycmd::create(path, &settings, args.frames)?),
+        None => None,
+    };
     for _ in 0..args.frames {
         script.inputs(settings.seed(), game.frame(), &mut inputs);
-        game.advance(&inputs);
+        let hash = game.advance(&inputs);
+        if let Some(recorder) = recorder.as_mut() {
+            recorder.record(&inputs, Some(hash))?;
+        }
+    }
+    if let Some(recorder) = recorder {
+        recorder.finish()?;
     }
     if args.verbose {
         let view = game.view();

@@ -1,6 +1,7 @@
 //! The `hltd` binary, run as a user runs it.
 
 mod network;
+mod replay;
 mod tui;
 mod webrtc;
 
