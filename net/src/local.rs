@@ -826,7 +826,8 @@ pub fn play_plan<T: Transport>(
         for event in planned.take_events() {
             on_event(&event);
         }
-        if planned.is_done(linger) || (plan.seat.is_none() && planned.is_finished()) {
+        // A spectator is done once finished: it has no checksums to wait for.
+        if planned.is_done(linger) {
             break;
         }
         if Instant::now() > deadline {

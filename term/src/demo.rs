@@ -132,7 +132,7 @@ fn live_local<T: Transport>(
     let outcome = live::play(&mut tui, &mut driver, "connected; press ? for the keys");
     drop(tui);
     let outcome = outcome?;
-    let summary = driver.summary();
+    let summary = driver.summary(&driver.view());
     let waited = driver.waited();
     drop(driver);
     let me = &m.sessions[0];

@@ -261,8 +261,8 @@ pub trait Driver {
     fn consensus(&self) -> Consensus;
     /// Whether the last frame is confirmed.
     fn finished(&self) -> bool;
-    /// The end of the match.
-    fn summary(&self) -> Summary;
+    /// The end of the match, whose last view is `end`.
+    fn summary(&self, end: &View) -> Summary;
     /// Ticks spent waiting on GGRS's recommendation.
     fn waited(&self) -> u64;
 }
@@ -350,7 +350,7 @@ impl<T: Transport> Driver for LocalDriver<'_, T> {
             .all(|s| s.confirmed_hash(target).is_some())
     }
 
-    fn summary(&self) -> Summary {
+    fn summary(&self, end: &View) -> Summary {
         let target = self.options.frames as i32;
         let hashes: Vec<Option<[u8; 32]>> = self
             .m
@@ -362,7 +362,7 @@ impl<T: Transport> Driver for LocalDriver<'_, T> {
         let agreed = verdict.is_none() && hashes.iter().all(|h| h.is_some() && *h == hashes[0]);
         let me = &self.m.sessions[0];
         Summary {
-            result: result_of(&me.game().view()),
+            result: result_of(end),
             frames: self.options.frames,
             rollbacks: Some((me.work().rollbacks, me.work().resimulated)),
             hash: sim::StateHash(hashes[0].unwrap_or([0; 32])).to_hex(),
@@ -472,11 +472,11 @@ impl<T: Transport> Driver for PlannedDriver<T> {
         self.planned.is_finished()
     }
 
-    fn summary(&self) -> Summary {
+    fn summary(&self, end: &View) -> Summary {
         let report = self.planned.report();
         let target = self.planned.target();
         Summary {
-            result: result_of(&self.planned.view()),
+            result: result_of(end),
             frames: report.frames,
             rollbacks: report
                 .peer
@@ -551,11 +551,18 @@ pub fn play(tui: &mut Tui, driver: &mut dyn Driver, greeting: &str) -> Result<Ou
         }
         if now >= next_draw {
             next_draw = now + draw_every;
-            let view = last_view.clone().unwrap_or_else(|| driver.view());
+            let live;
+            let view = match &last_view {
+                Some(end) => end,
+                None => {
+                    live = driver.view();
+                    &live
+                }
+            };
             let peers = driver.peers(now);
-            let summary = last_view.as_ref().map(|_| driver.summary());
+            let summary = last_view.as_ref().map(|end| driver.summary(end));
             let screen = Screen {
-                view: &view,
+                view,
                 me: driver.me(),
                 cursor: controls.cursor,
                 peers: &peers,

@@ -226,22 +226,9 @@ fn draw_seats(frame: &mut Frame, area: Rect, screen: &LobbyScreen) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ratatui::backend::TestBackend;
-    use ratatui::Terminal;
 
     fn render(width: u16, height: u16, screen: &LobbyScreen) -> (String, ratatui::buffer::Buffer) {
-        let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("terminal");
-        terminal.draw(|f| draw(f, screen)).expect("draw");
-        let buffer = terminal.backend().buffer().clone();
-        let text = (0..height)
-            .map(|y| {
-                (0..width)
-                    .map(|x| buffer[(x, y)].symbol())
-                    .collect::<String>()
-                    + "\n"
-            })
-            .collect();
-        (text, buffer)
+        crate::ui::tests::rendered(width, height, |f| draw(f, screen))
     }
 
     fn hosting(code: Code) -> LobbyScreen {

@@ -83,16 +83,45 @@ fn host_screen(title: String, code: Code, hint: Vec<String>, players: usize) -> 
     screen
 }
 
-/// A lobby's result on the lobby screen: the plan, `None` when the user left, or the
-/// terminal's failure, which ended the lobby.
-fn on_screen<A>(
-    result: Result<Plan<A>, LobbyError>,
-    terminal: Option<std::io::Error>,
-) -> Result<Option<Plan<A>>> {
-    match (result, terminal) {
-        (_, Some(err)) => Err(anyhow::Error::new(err).context("the terminal failed")),
-        (Err(LobbyError::Cancelled), None) => Ok(None),
-        (result, None) => Ok(Some(result?)),
+/// Runs a lobby on the lobby screen (`lobby` is handed the screen as its watcher), then the
+/// match on the match screen. Leaving the lobby is not an error; a failed lobby is, with
+/// `context` when given; a failed terminal ends the lobby too.
+fn on_screen<T: Transport>(
+    net: Rc<RefCell<T>>,
+    screen: LobbyScreen,
+    lobby: impl FnOnce(&mut LobbyWatch) -> Result<Plan<T::Addr>, LobbyError>,
+    context: Option<String>,
+) -> Result<ExitCode>
+where
+    T::Addr: Display,
+{
+    let mut tui = Tui::start().context("cannot take over the terminal")?;
+    let mut watch = LobbyWatch::new(&mut tui, screen);
+    let result = lobby(&mut watch);
+    let plan = match (result, watch.error) {
+        (_, Some(err)) => return Err(anyhow::Error::new(err).context("the terminal failed")),
+        (Err(LobbyError::Cancelled), None) => {
+            drop(tui);
+            println!("left the lobby before the match started");
+            return Ok(ExitCode::SUCCESS);
+        }
+        (Err(err), None) => {
+            let err = anyhow::Error::new(err);
+            return Err(match context {
+                Some(context) => err.context(context),
+                None => err,
+            });
+        }
+        (Ok(plan), None) => plan,
+    };
+    play_live(tui, net, &plan)
+}
+
+/// What a joiner does, in words.
+fn joining(role: Role) -> &'static str {
+    match role {
+        Role::Player => "joining",
+        Role::Spectator => "watching",
     }
 }
 
@@ -140,12 +169,6 @@ fn joiner_screen(title: String) -> LobbyScreen {
     screen
 }
 
-/// The user left the lobby.
-fn left_lobby() -> ExitCode {
-    println!("left the lobby before the match started");
-    ExitCode::SUCCESS
-}
-
 pub fn host(args: &HostArgs) -> Result<ExitCode> {
     if args.webrtc {
         return host_rtc(args);
@@ -167,7 +190,6 @@ pub fn host(args: &HostArgs) -> Result<ExitCode> {
     };
     let code = invite.encode();
     if live_wanted(args.headless) {
-        let mut tui = Tui::start().context("cannot take over the terminal")?;
         let screen = host_screen(
             format!("hosting a match over encrypted UDP on {}", invite.host),
             Code::Invite(code.clone()),
@@ -178,13 +200,8 @@ pub fn host(args: &HostArgs) -> Result<ExitCode> {
             ],
             args.players as usize,
         );
-        let mut watch = LobbyWatch::new(&mut tui, screen);
-        let result = lobby::host(&net, &offer(args), LOBBY_WAIT, &mut watch);
-        let Some(plan) = on_screen(result, watch.error)? else {
-            drop(tui);
-            return Ok(left_lobby());
-        };
-        return play_live(tui, net, &plan);
+        let lobby = |watch: &mut LobbyWatch| lobby::host(&net, &offer(args), LOBBY_WAIT, watch);
+        return on_screen(net.clone(), screen, lobby, None);
     }
     println!("invite code: {code}");
     println!(
@@ -241,20 +258,14 @@ fn host_rtc(args: &HostArgs) -> Result<ExitCode> {
             ));
         }
         let net = RtcSocket::connect(&room_url(&signal_url, &room.to_string()), &ice)?;
-        let mut tui = Tui::start().context("cannot take over the terminal")?;
         let screen = host_screen(
             format!("hosting a match over WebRTC through {signal_url}"),
             Code::Room(room.to_string()),
             hint,
             args.players as usize,
         );
-        let mut watch = LobbyWatch::new(&mut tui, screen);
-        let result = lobby::host(&net, &offer(args), LOBBY_WAIT, &mut watch);
-        let Some(plan) = on_screen(result, watch.error)? else {
-            drop(tui);
-            return Ok(left_lobby());
-        };
-        let code = play_live(tui, net, &plan);
+        let lobby = |watch: &mut LobbyWatch| lobby::host(&net, &offer(args), LOBBY_WAIT, watch);
+        let code = on_screen(net.clone(), screen, lobby, None);
         drop(embedded);
         return code;
     }
@@ -310,34 +321,27 @@ pub fn join(args: &JoinArgs, role: Role) -> Result<ExitCode> {
     let options = SessionOptions::default();
     let digest = config_digest(sim::RULES_VERSION, &options);
     let net = SecureSocket::bind(bind, invite.secret.psk(), digest)?;
-    let title = format!(
-        "{} the match at {} from {}",
-        if role == Role::Player {
-            "joining"
-        } else {
-            "watching"
-        },
-        invite.host,
-        net.borrow().local_addr()
-    );
     let context = || format!("joining the host at {}", invite.host);
     if live_wanted(args.headless) {
-        let mut tui = Tui::start().context("cannot take over the terminal")?;
-        let mut watch = LobbyWatch::new(&mut tui, joiner_screen(title));
-        let result = lobby::join(
-            &net,
-            Some(invite.host),
-            role,
-            &digest,
-            HOST_ANSWER_UDP,
-            LOBBY_WAIT,
-            &mut watch,
+        let title = format!(
+            "{} the match at {} from {}",
+            joining(role),
+            invite.host,
+            net.borrow().local_addr()
         );
-        let Some(plan) = on_screen(result, watch.error).with_context(context)? else {
-            drop(tui);
-            return Ok(left_lobby());
+        let lobby = |watch: &mut LobbyWatch| {
+            let host = Some(invite.host);
+            lobby::join(
+                &net,
+                host,
+                role,
+                &digest,
+                HOST_ANSWER_UDP,
+                LOBBY_WAIT,
+                watch,
+            )
         };
-        return play_live(tui, net, &plan);
+        return on_screen(net.clone(), joiner_screen(title), lobby, Some(context()));
     }
     println!(
         "connecting to {} from {}",
@@ -372,31 +376,19 @@ fn join_rtc(args: &JoinArgs, role: Role, command: &str) -> Result<ExitCode> {
     let net = RtcSocket::connect(&room_url(&args.signal, &room.to_string()), &ice)?;
     let context = || format!("joining room {room} at {}", args.signal);
     if live_wanted(args.headless) {
-        let mut tui = Tui::start().context("cannot take over the terminal")?;
-        let title = format!(
-            "{} room {room} at {}",
-            if role == Role::Player {
-                "joining"
-            } else {
-                "watching"
-            },
-            args.signal
-        );
-        let mut watch = LobbyWatch::new(&mut tui, joiner_screen(title));
-        let result = lobby::join(
-            &net,
-            None,
-            role,
-            &digest,
-            HOST_ANSWER_RTC,
-            LOBBY_WAIT,
-            &mut watch,
-        );
-        let Some(plan) = on_screen(result, watch.error).with_context(context)? else {
-            drop(tui);
-            return Ok(left_lobby());
+        let title = format!("{} room {room} at {}", joining(role), args.signal);
+        let lobby = |watch: &mut LobbyWatch| {
+            lobby::join(
+                &net,
+                None,
+                role,
+                &digest,
+                HOST_ANSWER_RTC,
+                LOBBY_WAIT,
+                watch,
+            )
         };
-        return play_live(tui, net, &plan);
+        return on_screen(net.clone(), joiner_screen(title), lobby, Some(context()));
     }
     println!("in room {room} at {}; waiting for the host", args.signal);
     let plan = lobby::join(

@@ -496,7 +496,7 @@ fn draw_popup(frame: &mut Frame, area: Rect, title: &str, lines: Vec<Line<'stati
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use ratatui::backend::TestBackend;
     use ratatui::Terminal;
@@ -516,6 +516,27 @@ mod tests {
             game.advance(&[Input::new(action::NONE, 0, spot.0, spot.1), Input::IDLE]);
         }
         (game.view(), spot)
+    }
+
+    /// Draws with `draw` into a `TestBackend` of this size: the rows as text (one line per
+    /// row) and the buffer, for colours.
+    pub(crate) fn rendered(
+        width: u16,
+        height: u16,
+        draw: impl FnOnce(&mut Frame),
+    ) -> (String, ratatui::buffer::Buffer) {
+        let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("terminal");
+        terminal.draw(draw).expect("draw");
+        let buffer = terminal.backend().buffer().clone();
+        let text = (0..height)
+            .map(|y| {
+                (0..width)
+                    .map(|x| buffer[(x, y)].symbol())
+                    .collect::<String>()
+                    + "\n"
+            })
+            .collect();
+        (text, buffer)
     }
 
     fn render(width: u16, height: u16, screen: &Screen) -> Vec<String> {
@@ -634,26 +655,15 @@ mod tests {
         let mut s = screen(&view, &[], (0, 0));
         s.consensus = Consensus::Desync("frame=600 diverged=2".into());
         s.help = true;
-        let mut terminal = Terminal::new(TestBackend::new(120, 40)).expect("terminal");
-        terminal.draw(|f| draw(f, &s)).expect("draw");
-        let buffer = terminal.backend().buffer().clone();
-        let mut found = None;
-        for y in 0..40 {
-            let row: String = (0..120).map(|x| buffer[(x, y)].symbol()).collect();
-            if let Some(x) = row.find("DESYNC frame=600 diverged=2") {
-                found = Some((x as u16, y));
-            }
-        }
-        let (x, y) = found.expect("the desync line");
-        assert_eq!(buffer[(x, y)].fg, Color::Red);
-        let text: String = (0..40)
-            .map(|y| {
-                (0..120)
-                    .map(|x| buffer[(x, y)].symbol())
-                    .collect::<String>()
-                    + "\n"
-            })
-            .collect();
+        let (text, buffer) = rendered(120, 40, |f| draw(f, &s));
+        let (y, row) = text
+            .lines()
+            .enumerate()
+            .find(|(_, row)| row.contains("DESYNC frame=600 diverged=2"))
+            .expect("the desync line");
+        // The column in characters, not bytes: borders are multi-byte.
+        let x = row[..row.find("DESYNC").expect("found")].chars().count();
+        assert_eq!(buffer[(x as u16, y as u16)].fg, Color::Red);
         for (key, what) in KEYS {
             assert!(text.contains(key) && text.contains(what), "{key}: {text}");
         }
@@ -695,17 +705,7 @@ mod tests {
         s.me = None;
         s.consensus = Consensus::Watching;
         s.colour = false;
-        let mut terminal = Terminal::new(TestBackend::new(120, 40)).expect("terminal");
-        terminal.draw(|f| draw(f, &s)).expect("draw");
-        let buffer = terminal.backend().buffer().clone();
-        let text: String = (0..40)
-            .map(|y| {
-                (0..120)
-                    .map(|x| buffer[(x, y)].symbol())
-                    .collect::<String>()
-                    + "\n"
-            })
-            .collect();
+        let (text, buffer) = rendered(120, 40, |f| draw(f, &s));
         assert!(text.contains("spectating"), "{text}");
         assert!(text.contains("watching: hashes not compared"), "{text}");
         assert!(text.contains(&format!("kills {}", view.kills)), "{text}");
