@@ -15,8 +15,8 @@ use crate::invite::{RoomCode, Secret};
 use crate::lobby::Plan;
 use crate::rtc::{room_url, IceServers, RtcError, RtcSocket};
 use crate::session::{
-    config_digest, PeerStats, Seat, Session, SessionError, SessionEvent, SessionOptions, Spectator,
-    Step, Work,
+    config_digest, Confirmed, Evidence, PeerStats, Seat, Session, SessionError, SessionEvent,
+    SessionOptions, Spectator, Step, Work,
 };
 use crate::signal::{EmbeddedSignal, SignalError};
 use crate::transport::{Faults, Transport};
@@ -182,15 +182,53 @@ impl Rollback for Faulty {
     }
 }
 
+/// States kept per session for desync evidence, when an observer asks for it (4 s at 60 Hz).
+pub const EVIDENCE_STATES: usize = 240;
+
+/// Someone following a running match from outside, to record it: `net` hands out confirmed
+/// inputs and desync evidence, and knows nothing of files.
+pub trait Observer {
+    /// Whether to collect the confirmed frames of `seat` (None: the spectator).
+    fn wants_confirmed(&self, _seat: Option<usize>) -> bool {
+        false
+    }
+    /// Whether sessions should keep recent states, so a verdict comes with evidence.
+    fn wants_evidence(&self) -> bool {
+        false
+    }
+    /// Frames `seat` (None: the spectator) confirmed since the last call, in order.
+    fn confirmed(&mut self, _seat: Option<usize>, _frames: Vec<Confirmed<Input>>) {}
+    /// What `seat` knew when it reached its verdict.
+    fn evidence(&mut self, _seat: usize, _evidence: Evidence<sim::Snapshot>) {}
+}
+
+/// Nobody listening.
+impl Observer for () {}
+
 /// Runs a match between `options.peers` bots on loopback, to `options.frames` confirmed frames.
 ///
 /// # Errors
 /// [`LocalMatchError`] when the match cannot be set up or stalls.
 pub fn run_local_match(options: &LocalMatchOptions) -> Result<LocalMatchReport, LocalMatchError> {
+    run_observed(options, &mut ())
+}
+
+/// [`run_local_match`], telling `observer` what the sessions confirm as they go.
+///
+/// # Errors
+/// [`LocalMatchError`] when the match cannot be set up or stalls.
+pub fn run_observed(
+    options: &LocalMatchOptions,
+    observer: &mut dyn Observer,
+) -> Result<LocalMatchReport, LocalMatchError> {
     let started = Instant::now();
     match options.transport {
-        LocalTransport::Udp => play_local(options, LocalMatch::start_udp(options)?, started),
-        LocalTransport::WebRtc => play_local(options, LocalMatch::start_rtc(options)?, started),
+        LocalTransport::Udp => {
+            play_local(options, LocalMatch::start_udp(options)?, started, observer)
+        }
+        LocalTransport::WebRtc => {
+            play_local(options, LocalMatch::start_rtc(options)?, started, observer)
+        }
     }
 }
 
@@ -205,6 +243,52 @@ pub struct LocalMatch<T: Transport> {
     pub connect_time: Duration,
     /// The signaling server of a WebRTC match, kept for the match's length.
     signal: Option<EmbeddedSignal>,
+}
+
+impl<T: Transport> LocalMatch<T> {
+    /// Makes the sessions keep what `observer` wants (before the first step).
+    pub fn observe_with(&mut self, observer: &dyn Observer) {
+        for (seat, session) in self.sessions.iter_mut().enumerate() {
+            if observer.wants_confirmed(Some(seat)) {
+                session.keep_confirmed();
+            }
+            if observer.wants_evidence() {
+                session.keep_states(EVIDENCE_STATES);
+            }
+        }
+        if let Some(spectator) = self.spectator.as_mut() {
+            if observer.wants_confirmed(None) {
+                spectator.keep_confirmed();
+            }
+        }
+    }
+
+    /// Hands `observer` what the sessions confirmed, and any evidence, since the last call.
+    pub fn report_to(&mut self, observer: &mut dyn Observer) {
+        for (seat, session) in self.sessions.iter_mut().enumerate() {
+            report_session(seat, session, observer);
+        }
+        if let Some(spectator) = self.spectator.as_mut() {
+            let frames = spectator.take_confirmed();
+            if !frames.is_empty() {
+                observer.confirmed(None, frames);
+            }
+        }
+    }
+}
+
+fn report_session<T: Transport>(
+    seat: usize,
+    session: &mut Session<Faulty, T>,
+    observer: &mut dyn Observer,
+) {
+    let frames = session.take_confirmed();
+    if !frames.is_empty() {
+        observer.confirmed(Some(seat), frames);
+    }
+    if let Some(evidence) = session.take_evidence() {
+        observer.evidence(seat, evidence);
+    }
 }
 
 impl LocalMatch<SecureSocket> {
@@ -347,15 +431,30 @@ fn start_local<T: Transport>(
 /// Plays a started local match to its end, as fast as the protocol allows (or in real time).
 fn play_local<T: Transport>(
     options: &LocalMatchOptions,
-    m: LocalMatch<T>,
+    mut m: LocalMatch<T>,
     started: Instant,
+    observer: &mut dyn Observer,
+) -> Result<LocalMatchReport, LocalMatchError> {
+    m.observe_with(observer);
+    let outcome = play_local_observed(options, &mut m, started, observer);
+    // What was confirmed before a failure is still worth keeping.
+    m.report_to(observer);
+    outcome
+}
+
+fn play_local_observed<T: Transport>(
+    options: &LocalMatchOptions,
+    m: &mut LocalMatch<T>,
+    started: Instant,
+    observer: &mut dyn Observer,
 ) -> Result<LocalMatchReport, LocalMatchError> {
     let LocalMatch {
-        mut sessions,
-        mut spectator,
+        sessions,
+        spectator,
         connect_time,
-        signal: _signal,
+        signal: _,
     } = m;
+    let connect_time = *connect_time;
 
     let sync_started = Instant::now();
     let deadline = sync_started + STALL_GRACE + Duration::from_secs(u64::from(options.frames / 60));
@@ -386,6 +485,7 @@ fn play_local<T: Transport>(
                     disconnects[seat].push(gone);
                 }
             }
+            report_session(seat, session, observer);
             done &= session.confirmed_hash(target).is_some();
         }
         if sync_time.is_none() && sessions.iter().all(Session::is_running) {
@@ -396,6 +496,10 @@ fn play_local<T: Transport>(
                 if spectator.step()? == Step::Waiting {
                     break;
                 }
+            }
+            let frames = spectator.take_confirmed();
+            if !frames.is_empty() {
+                observer.confirmed(None, frames);
             }
             done &= spectator.current_frame() >= target;
         }
@@ -420,7 +524,7 @@ fn play_local<T: Transport>(
     // A last exchange so every peer hears the others' final checksums.
     let settle = Instant::now() + Duration::from_millis(50);
     while Instant::now() < settle {
-        for session in &mut sessions {
+        for session in sessions.iter_mut() {
             session.poll();
         }
         std::thread::sleep(Duration::from_millis(1));
@@ -646,6 +750,40 @@ impl<T: Transport> PlannedMatch<T> {
         Ok(())
     }
 
+    /// Makes the session keep what `observer` wants (before the first tick).
+    pub fn observe_with(&mut self, observer: &dyn Observer) {
+        match &mut self.side {
+            Side::Player(session) => {
+                if observer.wants_confirmed(self.seat) {
+                    session.keep_confirmed();
+                }
+                if observer.wants_evidence() {
+                    session.keep_states(EVIDENCE_STATES);
+                }
+            }
+            Side::Watcher(spectator) => {
+                if observer.wants_confirmed(None) {
+                    spectator.keep_confirmed();
+                }
+            }
+        }
+    }
+
+    /// Hands `observer` what was confirmed, and any evidence, since the last call.
+    pub fn report_to(&mut self, observer: &mut dyn Observer) {
+        match &mut self.side {
+            Side::Player(session) => {
+                report_session(self.seat.unwrap_or(0), session, observer);
+            }
+            Side::Watcher(spectator) => {
+                let frames = spectator.take_confirmed();
+                if !frames.is_empty() {
+                    observer.confirmed(None, frames);
+                }
+            }
+        }
+    }
+
     /// Reads the network without advancing.
     pub fn poll(&mut self) {
         match &mut self.side {
@@ -795,8 +933,22 @@ pub fn play_plan<T: Transport>(
     plan: &Plan<T::Addr>,
     linger: Duration,
     mut on_event: impl FnMut(&SessionEvent<T::Addr>),
+    observer: &mut dyn Observer,
 ) -> Result<PlayedReport, LocalMatchError> {
     let mut planned = PlannedMatch::start(net, plan)?;
+    planned.observe_with(observer);
+    let outcome = play_planned(&mut planned, plan, linger, &mut on_event, observer);
+    planned.report_to(observer);
+    outcome
+}
+
+fn play_planned<T: Transport>(
+    planned: &mut PlannedMatch<T>,
+    plan: &Plan<T::Addr>,
+    linger: Duration,
+    on_event: &mut impl FnMut(&SessionEvent<T::Addr>),
+    observer: &mut dyn Observer,
+) -> Result<PlayedReport, LocalMatchError> {
     let target = planned.target();
     let deadline = Instant::now() + STALL_GRACE + Duration::from_secs(u64::from(plan.frames / 60));
     let period = Duration::from_secs(1) / plan.options().fps.max(1) as u32;
@@ -826,6 +978,7 @@ pub fn play_plan<T: Transport>(
         for event in planned.take_events() {
             on_event(&event);
         }
+        planned.report_to(observer);
         // A spectator is done once finished: it has no checksums to wait for.
         if planned.is_done(linger) {
             break;

@@ -160,6 +160,50 @@ pub enum SessionError {
     Transport(String),
 }
 
+/// The confirmed inputs of one frame, as a session hands them out for recording: every
+/// player's input of `frame` (GGRS's default input for a player who left), and our hash of
+/// the state they led to (frame + 1), when we saved it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Confirmed<I> {
+    /// The frame the inputs advance from.
+    pub frame: i32,
+    /// Every player's input, by seat.
+    pub inputs: Vec<I>,
+    /// Our hash of state `frame + 1`.
+    pub hash: Option<[u8; 32]>,
+}
+
+/// What a peer knew when it reached a verdict: the makings of a desync report.
+#[derive(Clone, Debug)]
+pub struct Evidence<S> {
+    /// The disagreement.
+    pub verdict: Verdict,
+    /// Our saved state of the verdict's frame, when it was still kept.
+    pub state: Option<S>,
+    /// The newest frame all peers agreed on, and our state of it when still kept.
+    pub agreed: Option<(i32, Option<S>)>,
+    /// Our hashes of recent confirmed frames, oldest first.
+    pub hashes: Vec<(i32, [u8; 32])>,
+}
+
+/// Confirmed inputs on their way out, and the inputs of frames not yet confirmed.
+struct ConfirmedLog<I> {
+    /// Inputs of simulated frames not yet handed out (the last simulation of each wins).
+    pending: BTreeMap<i32, Vec<I>>,
+    /// The next frame to hand out.
+    next: i32,
+    out: Vec<Confirmed<I>>,
+}
+
+/// Our recent saved states, for desync reports.
+struct StateRing<S> {
+    keep: usize,
+    states: BTreeMap<i32, S>,
+}
+
+/// Hashes of this many frames before the verdict go into the evidence.
+pub const EVIDENCE_HASHES: i32 = 120;
+
 /// What one step did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Step {
@@ -214,6 +258,11 @@ pub struct Session<G: Rollback + 'static, T: Transport = SecureSocket> {
     sent_verdict: bool,
     /// Frames GGRS recommended we skip (we run ahead of the others), not yet taken.
     wait_frames: u32,
+    /// The frame the game is in (follows GGRS's loads and advances).
+    game_frame: i32,
+    confirmed_log: Option<ConfirmedLog<G::Input>>,
+    states: Option<StateRing<G::Snapshot>>,
+    evidence: Option<Evidence<G::Snapshot>>,
 }
 
 impl<G: Rollback + 'static, T: Transport> Session<G, T> {
@@ -286,7 +335,46 @@ impl<G: Rollback + 'static, T: Transport> Session<G, T> {
             heard: vec![(0, std::time::Instant::now()); seats_len],
             sent_verdict: false,
             wait_frames: 0,
+            game_frame: 0,
+            confirmed_log: None,
+            states: None,
+            evidence: None,
         })
+    }
+
+    /// From now on, keeps the confirmed inputs of every frame for [`Session::take_confirmed`]
+    /// (call it before the first step, or the frames before are lost).
+    pub fn keep_confirmed(&mut self) {
+        self.confirmed_log.get_or_insert_with(|| ConfirmedLog {
+            pending: BTreeMap::new(),
+            next: self.game_frame,
+            out: Vec::new(),
+        });
+    }
+
+    /// Takes the frames confirmed since the last call, in order, each with its inputs and
+    /// our hash of the state they led to. A frame is handed out once every peer's input of
+    /// it arrived and the state after it was saved, so never a predicted one.
+    pub fn take_confirmed(&mut self) -> Vec<Confirmed<G::Input>> {
+        self.confirmed_log
+            .as_mut()
+            .map(|log| std::mem::take(&mut log.out))
+            .unwrap_or_default()
+    }
+
+    /// From now on, keeps our saved states of the last `frames` frames, so that a verdict
+    /// comes with [`Evidence`] ([`Session::take_evidence`]).
+    pub fn keep_states(&mut self, frames: usize) {
+        self.states = Some(StateRing {
+            keep: frames.max(1),
+            states: BTreeMap::new(),
+        });
+    }
+
+    /// Takes what we knew when we reached our verdict (once; None before a verdict, or when
+    /// states were not kept).
+    pub fn take_evidence(&mut self) -> Option<Evidence<G::Snapshot>> {
+        self.evidence.take()
     }
 
     /// The socket validates GGRS messages against our current frame.
@@ -343,8 +431,31 @@ impl<G: Rollback + 'static, T: Transport> Session<G, T> {
         };
         self.fulfil(requests)?;
         self.consensus.confirm(self.ggrs.confirmed_frame());
+        self.hand_out_confirmed();
         self.after_poll();
         Ok(Step::Advanced)
+    }
+
+    /// Moves frames whose inputs are all confirmed, and whose resulting state is saved, to
+    /// the confirmed log's output. GGRS corrects every misprediction up to its confirmed
+    /// frame within the same advance, so the inputs and hashes kept for those frames are
+    /// the final ones.
+    fn hand_out_confirmed(&mut self) {
+        let confirmed = self.ggrs.confirmed_frame();
+        let Some(log) = self.confirmed_log.as_mut() else {
+            return;
+        };
+        while log.next <= confirmed && log.next + 1 < self.game_frame {
+            let Some(inputs) = log.pending.remove(&log.next) else {
+                break;
+            };
+            log.out.push(Confirmed {
+                frame: log.next,
+                inputs,
+                hash: self.hashes.get(&(log.next + 1)).copied(),
+            });
+            log.next += 1;
+        }
     }
 
     fn fulfil(
@@ -359,13 +470,21 @@ impl<G: Rollback + 'static, T: Transport> Session<G, T> {
                 GgrsRequest::SaveGameState { cell, frame } => {
                     let hash = self.game.state_hash();
                     let checksum = checksum_of(&hash);
-                    cell.save(frame, Some(self.game.save()), Some(checksum));
+                    let snapshot = self.game.save();
+                    if let Some(ring) = self.states.as_mut() {
+                        ring.states.insert(frame, snapshot.clone());
+                        while ring.states.len() > ring.keep {
+                            ring.states.pop_first();
+                        }
+                    }
+                    cell.save(frame, Some(snapshot), Some(checksum));
                     self.consensus.saved(frame, checksum);
                     remember(&mut self.hashes, frame, hash);
                 }
                 GgrsRequest::LoadGameState { cell, frame } => {
                     let snapshot = cell.load().ok_or(SessionError::MissingState(frame))?;
                     self.game.load(&snapshot);
+                    self.game_frame = frame;
                     self.work.rollbacks += 1;
                     rolled_back = true;
                 }
@@ -373,6 +492,12 @@ impl<G: Rollback + 'static, T: Transport> Session<G, T> {
                     inputs.clear();
                     inputs.extend(given.iter().map(|(input, _)| *input));
                     self.game.advance(&inputs);
+                    if let Some(log) = self.confirmed_log.as_mut() {
+                        if self.game_frame >= log.next {
+                            log.pending.insert(self.game_frame, inputs.clone());
+                        }
+                    }
+                    self.game_frame += 1;
                     advances += 1;
                 }
             }
@@ -430,8 +555,33 @@ impl<G: Rollback + 'static, T: Transport> Session<G, T> {
                 );
                 self.events.push_back(SessionEvent::Desync(verdict.clone()));
                 self.sent_verdict = true;
+                self.gather_evidence();
             }
         }
+    }
+
+    /// Keeps what we know of the verdict's frame and the last agreed one, while the states
+    /// are still in the ring.
+    fn gather_evidence(&mut self) {
+        let (Some(ring), Some(verdict)) = (self.states.as_ref(), self.consensus.verdict()) else {
+            return;
+        };
+        let agreed = self
+            .consensus
+            .agreed_up_to()
+            .map(|frame| (frame, ring.states.get(&frame).cloned()));
+        let from = verdict.frame - EVIDENCE_HASHES;
+        let to = self.ggrs.confirmed_frame().max(verdict.frame);
+        self.evidence = Some(Evidence {
+            verdict: verdict.clone(),
+            state: ring.states.get(&verdict.frame).cloned(),
+            agreed,
+            hashes: self
+                .hashes
+                .range(from..=to)
+                .map(|(frame, hash)| (*frame, *hash))
+                .collect(),
+        });
     }
 
     /// GGRS reports a disconnect it detects itself, but not one it learns from another
@@ -593,6 +743,8 @@ pub struct Spectator<G: Rollback + 'static, T: Transport = SecureSocket> {
     game: G,
     hashes: BTreeMap<i32, [u8; 32]>,
     frames: u64,
+    /// Frames advanced, kept for [`Spectator::take_confirmed`] (None: not kept).
+    confirmed: Option<Vec<Confirmed<G::Input>>>,
 }
 
 impl<G: Rollback + 'static, T: Transport> Spectator<G, T> {
@@ -621,7 +773,22 @@ impl<G: Rollback + 'static, T: Transport> Spectator<G, T> {
             game,
             hashes: BTreeMap::new(),
             frames: 0,
+            confirmed: None,
         })
+    }
+
+    /// From now on, keeps every frame's inputs for [`Spectator::take_confirmed`] (a
+    /// spectator only ever sees confirmed inputs).
+    pub fn keep_confirmed(&mut self) {
+        self.confirmed.get_or_insert_with(Vec::new);
+    }
+
+    /// Takes the frames advanced since the last call, with their inputs and hashes.
+    pub fn take_confirmed(&mut self) -> Vec<Confirmed<G::Input>> {
+        self.confirmed
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 
     /// Advances as far as the host's inputs allow, one frame per call.
@@ -660,7 +827,15 @@ impl<G: Rollback + 'static, T: Transport> Spectator<G, T> {
                 self.frames += 1;
                 // After n advances the game is in state n, which is what peers call frame n.
                 let frame = i32::try_from(self.frames).unwrap_or(i32::MAX);
-                remember(&mut self.hashes, frame, self.game.state_hash());
+                let hash = self.game.state_hash();
+                remember(&mut self.hashes, frame, hash);
+                if let Some(out) = self.confirmed.as_mut() {
+                    out.push(Confirmed {
+                        frame: frame - 1,
+                        inputs: inputs.clone(),
+                        hash: Some(hash),
+                    });
+                }
             }
         }
         Ok(if self.frames > before {

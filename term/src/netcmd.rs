@@ -216,7 +216,7 @@ pub fn host(args: &HostArgs) -> Result<ExitCode> {
         "starting after {} ms in the lobby",
         started.elapsed().as_millis()
     );
-    let report = play_plan(net, &plan, LINGER, print_event)?;
+    let report = play_plan(net, &plan, LINGER, print_event, &mut ())?;
     Ok(finish(&report))
 }
 
@@ -289,7 +289,7 @@ fn host_rtc(args: &HostArgs) -> Result<ExitCode> {
         "starting after {} ms in the lobby",
         built.elapsed().as_millis()
     );
-    let report = play_plan(net, &plan, LINGER, print_event)?;
+    let report = play_plan(net, &plan, LINGER, print_event, &mut ())?;
     drop(embedded);
     Ok(finish(&report))
 }
@@ -420,7 +420,7 @@ fn play_joined<T: Transport>(
         None => println!("watching a match of {} players", plan.players.len()),
     }
     let lobby_time = started.elapsed();
-    let report = play_plan(net, plan, LINGER, print_event)?;
+    let report = play_plan(net, plan, LINGER, print_event, &mut ())?;
     if plan.seat.is_some() {
         println!(
             "join to synchronized session: {} ms",

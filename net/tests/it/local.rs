@@ -192,3 +192,114 @@ fn a_peer_running_ahead_is_told_to_wait() {
     );
     assert_eq!(slow, 0, "the slow peer was told to wait");
 }
+
+/// Collects what an observed match hands out.
+#[derive(Default)]
+struct Collect {
+    frames: std::collections::BTreeMap<Option<usize>, Vec<net::session::Confirmed<sim::Input>>>,
+    evidence: Vec<(usize, net::session::Evidence<sim::Snapshot>)>,
+}
+
+impl net::local::Observer for Collect {
+    fn wants_confirmed(&self, _seat: Option<usize>) -> bool {
+        true
+    }
+    fn wants_evidence(&self) -> bool {
+        true
+    }
+    fn confirmed(&mut self, seat: Option<usize>, frames: Vec<net::session::Confirmed<sim::Input>>) {
+        self.frames.entry(seat).or_default().extend(frames);
+    }
+    fn evidence(&mut self, seat: usize, evidence: net::session::Evidence<sim::Snapshot>) {
+        self.evidence.push((seat, evidence));
+    }
+}
+
+/// Under loss and latency (so predictions are corrected by rollbacks), every peer and the
+/// spectator hand out the same inputs for frames 0, 1, 2, ... without a gap, up to the last
+/// frame; a fresh game fed those inputs reaches the hash every session reported for them.
+#[test]
+fn confirmed_inputs_are_final_and_reproduce_the_hashes() {
+    let mut o = options(3, 600, 21);
+    o.loss_ppm = 50_000;
+    o.latency = Duration::from_millis(20);
+    o.spectator = true;
+    let mut seen = Collect::default();
+    let report =
+        net::local::run_observed(&o, &mut seen).unwrap_or_else(|err| panic!("{o:?}: {err}"));
+    assert_agreed(&report, "observed match");
+    let rollbacks: u64 = report.peers.iter().map(|p| p.work.rollbacks).sum();
+    assert!(rollbacks > 0, "latency must cause rollbacks");
+    assert_eq!(seen.frames.len(), 4, "3 seats and the spectator");
+    let reference = &seen.frames[&Some(0)];
+    for (who, frames) in &seen.frames {
+        assert!(
+            frames.len() >= 600,
+            "{who:?} handed out {} frames",
+            frames.len()
+        );
+        let settings = sim::Settings::standard(o.seed, 3);
+        let mut game = sim::Game::new(settings);
+        for (i, c) in frames.iter().enumerate() {
+            assert_eq!(c.frame, i as i32, "{who:?}: frames in order, no gap");
+            let common = reference.get(i).map(|r| &r.inputs);
+            if let Some(inputs) = common {
+                assert_eq!(&c.inputs, inputs, "{who:?}: inputs of frame {i}");
+            }
+            let hash = game.advance(&c.inputs);
+            let reported = c.hash.unwrap_or_else(|| panic!("{who:?}: no hash for {i}"));
+            assert_eq!(hash.0, reported, "{who:?}: state {}", i + 1);
+            if let (Some(seat), 600) = (who, i + 1) {
+                assert_eq!(
+                    hash.0, report.hashes[*seat],
+                    "{who:?}: hash of the last frame"
+                );
+            }
+        }
+    }
+    assert!(seen.evidence.is_empty(), "no verdict, no evidence");
+}
+
+/// A verdict comes with evidence: our state of the verdict's frame (its hash differs between
+/// the diverged peer and the others), the last agreed frame's state, and recent hashes.
+#[test]
+fn a_verdict_comes_with_evidence() {
+    let mut o = options(3, 700, 5);
+    o.inject_desync = Some((1, 600));
+    let mut seen = Collect::default();
+    let report =
+        net::local::run_observed(&o, &mut seen).unwrap_or_else(|err| panic!("{o:?}: {err}"));
+    assert!(!report.agreed());
+    let mut seats: Vec<usize> = seen.evidence.iter().map(|(s, _)| *s).collect();
+    seats.sort_unstable();
+    assert_eq!(seats, vec![0, 1, 2], "every peer reports");
+    let state_hash = |seat: usize| {
+        let (_, e) = seen
+            .evidence
+            .iter()
+            .find(|(s, _)| *s == seat)
+            .expect("seat");
+        assert_eq!(e.verdict.frame, 600);
+        assert_eq!(e.verdict.diverged, vec![1]);
+        let (agreed, agreed_state) = e.agreed.as_ref().expect("an agreed frame");
+        assert!(*agreed < 600);
+        let agreed_state = agreed_state.as_ref().expect("agreed state kept");
+        assert_eq!(agreed_state.frame(), *agreed as u32);
+        let state = e.state.as_ref().expect("the verdict frame's state");
+        assert_eq!(state.frame(), 600);
+        let own = e
+            .hashes
+            .iter()
+            .find(|(f, _)| *f == 600)
+            .expect("hash of 600")
+            .1;
+        assert_eq!(
+            state.hash().0,
+            own,
+            "seat {seat}: the dump is the state it hashed"
+        );
+        own
+    };
+    assert_eq!(state_hash(0), state_hash(2));
+    assert_ne!(state_hash(0), state_hash(1));
+}
