@@ -24,6 +24,7 @@
 
 #![deny(clippy::float_arithmetic)]
 
+pub mod dump;
 mod game;
 mod input;
 pub mod map;

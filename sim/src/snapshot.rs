@@ -201,6 +201,21 @@ impl Snapshot {
         })
     }
 
+    /// The global record.
+    pub fn globals(&self) -> &Globals {
+        &self.globals
+    }
+
+    /// The creep records, in storage order.
+    pub fn creep_records(&self) -> &[Creep] {
+        &self.creeps
+    }
+
+    /// The tower records, in storage order.
+    pub fn tower_records(&self) -> &[Tower] {
+        &self.towers
+    }
+
     /// The frame it was taken at.
     pub fn frame(&self) -> u32 {
         self.globals.frame
