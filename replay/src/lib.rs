@@ -5,6 +5,7 @@
 //!
 //! **Invariant:** nothing here depends on the network; a replay holds confirmed inputs only.
 
+pub mod bundle;
 mod format;
 mod read;
 mod record;

@@ -29,6 +29,45 @@ pub enum Command {
     /// Inspect and check replay files.
     #[command(subcommand)]
     Replay(ReplayCommand),
+    /// Read desync bundles (written when a peer finds that confirmed states differ).
+    #[command(subcommand)]
+    Desync(DesyncCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DesyncCommand {
+    /// Compare two bundles of the same desync: the first frame whose hashes differ and,
+    /// field by field, what differs in the states (entity, component, field, both values).
+    /// Exit 0 when they agree, 1 when they differ, 2 when a bundle cannot be read.
+    Diff {
+        /// The first bundle (its directory, or its bundle.json).
+        a: std::path::PathBuf,
+        /// The second bundle.
+        b: std::path::PathBuf,
+    },
+}
+
+/// Where a match's replay goes.
+#[derive(Debug, clap::Args)]
+pub struct RecordArgs {
+    /// Write the replay to this file instead of a new file in the replay directory
+    /// ($XDG_DATA_HOME/healer-td/replays, else ~/.local/share/healer-td/replays).
+    #[arg(long, value_name = "PATH")]
+    pub record: Option<std::path::PathBuf>,
+    /// Do not record the match (desync bundles are still written to the replay directory).
+    #[arg(long, conflicts_with = "record")]
+    pub no_record: bool,
+}
+
+impl RecordArgs {
+    /// What to record.
+    pub fn target(&self) -> crate::record::Target {
+        match (&self.record, self.no_record) {
+            (_, true) => crate::record::Target::Off,
+            (Some(path), false) => crate::record::Target::Path(path.clone()),
+            (None, false) => crate::record::Target::Default,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -88,6 +127,8 @@ pub struct HostArgs {
     pub signal_bind: std::net::SocketAddr,
     #[command(flatten)]
     pub ice: IceArgs,
+    #[command(flatten)]
+    pub recording: RecordArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -107,6 +148,8 @@ pub struct JoinArgs {
     pub signal: String,
     #[command(flatten)]
     pub ice: IceArgs,
+    #[command(flatten)]
+    pub recording: RecordArgs,
 }
 
 /// STUN and TURN servers for WebRTC. None by default.
@@ -212,6 +255,8 @@ pub struct DemoArgs {
     /// What carries the match.
     #[arg(long, value_enum, default_value_t = TransportArg::Udp)]
     pub transport: TransportArg,
+    #[command(flatten)]
+    pub recording: RecordArgs,
 }
 
 /// Parses a probability written as a decimal between 0 and 1 into parts per million, without

@@ -4,15 +4,14 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use net::local::{
-    run_local_match, LocalMatch, LocalMatchOptions, LocalMatchReport, LocalTransport,
-};
+use net::local::{run_observed, LocalMatch, LocalMatchOptions, LocalMatchReport, LocalTransport};
 use net::session::SessionOptions;
 
 use net::transport::Transport;
 
 use crate::args::{self, DemoArgs};
 use crate::live::{self, Driver, LocalDriver, Tui};
+use crate::record::{MatchInfo, Recording};
 
 /// Runs the match and prints the summary; exit 0 when all peers agreed, 1 on a desync.
 pub fn run(args: &DemoArgs) -> Result<ExitCode> {
@@ -52,11 +51,30 @@ pub fn run(args: &DemoArgs) -> Result<ExitCode> {
             args::TransportArg::Webrtc => LocalTransport::WebRtc,
         },
     };
+    let recording = Recording::start(
+        &args.recording.target(),
+        &MatchInfo {
+            kind: replay::MatchKind::Demo,
+            seed: options.seed,
+            players: options.peers,
+            frames: options.frames,
+            input_delay: options.session.input_delay,
+            max_prediction: options.session.max_prediction,
+            recorded: Some(0),
+            bundle_seats: (0..options.peers).collect(),
+        },
+    )?;
     if live {
-        return run_live(&options);
+        return run_live(&options, recording);
     }
-    let report = run_local_match(&options)?;
+    let mut recording = recording;
+    let outcome = run_observed(&options, &mut recording);
+    let written = recording.finish();
+    let report = outcome?;
     print_summary(&report);
+    for line in written {
+        println!("{line}");
+    }
     Ok(if report.agreed() {
         ExitCode::SUCCESS
     } else {
@@ -113,12 +131,12 @@ fn print_summary(report: &LocalMatchReport) {
 }
 
 /// The live view; afterwards the summary on the restored terminal.
-fn run_live(options: &LocalMatchOptions) -> Result<ExitCode> {
+fn run_live(options: &LocalMatchOptions, recording: Recording) -> Result<ExitCode> {
     match options.transport {
-        LocalTransport::Udp => live_local(&mut LocalMatch::start_udp(options)?, options),
+        LocalTransport::Udp => live_local(&mut LocalMatch::start_udp(options)?, options, recording),
         LocalTransport::WebRtc => {
             println!("connecting the peers over WebRTC...");
-            live_local(&mut LocalMatch::start_rtc(options)?, options)
+            live_local(&mut LocalMatch::start_rtc(options)?, options, recording)
         }
     }
 }
@@ -126,11 +144,13 @@ fn run_live(options: &LocalMatchOptions) -> Result<ExitCode> {
 fn live_local<T: Transport>(
     m: &mut LocalMatch<T>,
     options: &LocalMatchOptions,
+    recording: Recording,
 ) -> Result<ExitCode> {
     let mut tui = Tui::start().context("cannot take over the terminal")?;
-    let mut driver = LocalDriver::new(m, options);
+    let mut driver = LocalDriver::new(m, options, recording);
     let outcome = live::play(&mut tui, &mut driver, "connected; press ? for the keys");
     drop(tui);
+    let written = driver.take_recording().finish();
     let outcome = outcome?;
     let summary = driver.summary(&driver.view());
     let waited = driver.waited();
@@ -149,6 +169,7 @@ fn live_local<T: Transport>(
             me.current_frame(),
             me.confirmed_frame()
         );
+        written.iter().for_each(|line| println!("{line}"));
         return Ok(ExitCode::SUCCESS);
     }
     println!("{}", summary.result);
@@ -163,6 +184,7 @@ fn live_local<T: Transport>(
         if agreed { "yes" } else { "no" },
         summary.hash
     );
+    written.iter().for_each(|line| println!("{line}"));
     Ok(if agreed {
         ExitCode::SUCCESS
     } else {

@@ -20,6 +20,7 @@ use net::transport::Transport;
 use sim::{action, Input, TowerKind, View};
 
 use crate::lobby_ui::{self, LobbyScreen, SeatLine, SeatState};
+use crate::record::Recording;
 use crate::ui::{self, Consensus, PeerLine, Screen, Summary};
 
 /// Screen refreshes per second at most.
@@ -274,19 +275,31 @@ pub struct LocalDriver<'a, T: Transport> {
     skip: Vec<u32>,
     waited: u64,
     rates: Rates,
+    recording: Recording,
 }
 
 impl<'a, T: Transport> LocalDriver<'a, T> {
-    /// Drives `m`, which `options` started.
-    pub fn new(m: &'a mut LocalMatch<T>, options: &'a LocalMatchOptions) -> Self {
+    /// Drives `m`, which `options` started (and has not stepped), into `recording`.
+    pub fn new(
+        m: &'a mut LocalMatch<T>,
+        options: &'a LocalMatchOptions,
+        recording: Recording,
+    ) -> Self {
         let peers = m.sessions.len();
+        m.observe_with(&recording);
         LocalDriver {
             m,
             options,
             skip: vec![0; peers],
             waited: 0,
             rates: Rates::default(),
+            recording,
         }
+    }
+
+    /// The recording, to finish after the match (the driver records nothing more).
+    pub fn take_recording(&mut self) -> Recording {
+        std::mem::replace(&mut self.recording, Recording::off())
     }
 }
 
@@ -328,6 +341,7 @@ impl<T: Transport> Driver for LocalDriver<'_, T> {
                 news.extend(events.iter().map(describe));
             }
         }
+        self.m.report_to(&mut self.recording);
         Ok(news)
     }
 
@@ -371,7 +385,7 @@ impl<T: Transport> Driver for LocalDriver<'_, T> {
                 Some(verdict) => format!("DESYNC {verdict}"),
                 None => "the peers' hashes differ".to_string(),
             },
-            replay: None,
+            replay: self.recording.path().map(|p| p.display().to_string()),
         }
     }
 
@@ -386,17 +400,25 @@ pub struct PlannedDriver<T: Transport> {
     skip: u32,
     waited: u64,
     rates: Rates,
+    recording: Recording,
 }
 
 impl<T: Transport> PlannedDriver<T> {
-    /// Drives a started planned match.
-    pub fn new(planned: PlannedMatch<T>) -> Self {
+    /// Drives a started planned match (not yet ticked) into `recording`.
+    pub fn new(mut planned: PlannedMatch<T>, recording: Recording) -> Self {
+        planned.observe_with(&recording);
         PlannedDriver {
             planned,
             skip: 0,
             waited: 0,
             rates: Rates::default(),
+            recording,
         }
+    }
+
+    /// The recording, to finish after the match (the driver records nothing more).
+    pub fn take_recording(&mut self) -> Recording {
+        std::mem::replace(&mut self.recording, Recording::off())
     }
 
     /// The match, for its report after the loop.
@@ -430,6 +452,7 @@ impl<T: Transport> Driver for PlannedDriver<T> {
             };
             self.planned.tick(input)?;
         }
+        self.planned.report_to(&mut self.recording);
         Ok(self.planned.take_events().iter().map(describe).collect())
     }
 
@@ -491,7 +514,7 @@ impl<T: Transport> Driver for PlannedDriver<T> {
                 }
                 (None, Some(_)) => "waiting for the others' last hashes".to_string(),
             },
-            replay: None,
+            replay: self.recording.path().map(|p| p.display().to_string()),
         }
     }
 

@@ -5,6 +5,7 @@ mod demo;
 mod live;
 mod lobby_ui;
 mod netcmd;
+mod record;
 mod replaycmd;
 mod ui;
 
@@ -34,6 +35,7 @@ fn main() -> std::process::ExitCode {
         Command::Signal(args) => netcmd::signal(&args),
         Command::Sim(args) => run_sim(&args).map(|()| std::process::ExitCode::SUCCESS),
         Command::Replay(command) => Ok(replaycmd::run(&command)),
+        Command::Desync(command) => Ok(replaycmd::desync(&command)),
     };
     match result {
         Ok(code) => code,
@@ -54,7 +56,7 @@ fn run_sim(args: &SimArgs) -> Result<()> {
     let mut inputs = vec![Input::IDLE; usize::from(settings.players())];
     let script: sim::Script = args.inputs.into();
     let mut recorder = match &args.record {
-        Some(path) => Some(replaycmd::create(path, &settings, args.frames)?),
+        Some(path) => Some(record::create_offline(path, &settings, args.frames)?),
         None => None,
     };
     for _ in 0..args.frames {

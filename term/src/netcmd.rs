@@ -24,6 +24,8 @@ use net::udp::SecureSocket;
 use crate::args::{self, HostArgs, JoinArgs, SignalArgs};
 use crate::live::{self, LobbyWatch, PlannedDriver, Tui};
 use crate::lobby_ui::{Code, LobbyScreen, SeatLine, SeatState};
+use crate::record::{MatchInfo, Recording, Target};
+use replay::MatchKind;
 
 /// How long players may take to gather.
 const LOBBY_WAIT: Duration = DEFAULT_TTL;
@@ -91,6 +93,7 @@ fn on_screen<T: Transport>(
     screen: LobbyScreen,
     lobby: impl FnOnce(&mut LobbyWatch) -> Result<Plan<T::Addr>, LobbyError>,
     context: Option<String>,
+    record: (&Target, MatchKind),
 ) -> Result<ExitCode>
 where
     T::Addr: Display,
@@ -114,7 +117,46 @@ where
         }
         (Ok(plan), None) => plan,
     };
-    play_live(tui, net, &plan)
+    let recording = recording_for(record.0, record.1, &plan)?;
+    play_live(tui, net, &plan, recording)
+}
+
+/// Starts recording the match `plan` describes, from our seat.
+fn recording_for<A>(target: &Target, kind: MatchKind, plan: &Plan<A>) -> Result<Recording> {
+    let options = plan.options();
+    Recording::start(
+        target,
+        &MatchInfo {
+            kind,
+            seed: plan.seed,
+            players: plan.players.len(),
+            frames: plan.frames,
+            input_delay: options.input_delay,
+            max_prediction: options.max_prediction,
+            recorded: plan.seat,
+            bundle_seats: plan.seat.into_iter().collect(),
+        },
+    )
+}
+
+/// Plays a planned match headless with a bot in our seat, recording it; prints the summary.
+fn play_headless<T: Transport>(
+    net: Rc<RefCell<T>>,
+    plan: &Plan<T::Addr>,
+    record: (&Target, MatchKind),
+) -> Result<PlayedReport>
+where
+    T::Addr: Display,
+{
+    let mut recording = recording_for(record.0, record.1, plan)?;
+    let report = play_plan(net, plan, LINGER, print_event, &mut recording);
+    let written = recording.finish();
+    let report = report?;
+    finish_lines(&report);
+    for line in written {
+        println!("{line}");
+    }
+    Ok(report)
 }
 
 /// What a joiner does, in words.
@@ -131,14 +173,16 @@ fn play_live<T: Transport>(
     mut tui: Tui,
     net: Rc<RefCell<T>>,
     plan: &Plan<T::Addr>,
+    recording: Recording,
 ) -> Result<ExitCode> {
-    let mut driver = PlannedDriver::new(PlannedMatch::start(net, plan)?);
+    let mut driver = PlannedDriver::new(PlannedMatch::start(net, plan)?, recording);
     let greeting = match plan.seat {
         Some(seat) => format!("you play P{}; press ? for the keys", seat + 1),
         None => "watching; press ? for the keys".to_string(),
     };
     let outcome = live::play(&mut tui, &mut driver, &greeting);
     drop(tui);
+    let written = driver.take_recording().finish();
     let outcome = outcome?;
     let planned = driver.planned();
     if plan.seat.is_some() {
@@ -154,9 +198,13 @@ fn play_live<T: Transport>(
             planned.current_frame(),
             plan.frames
         );
+        written.iter().for_each(|line| println!("{line}"));
         return Ok(ExitCode::SUCCESS);
     }
-    Ok(finish(&planned.report()))
+    let report = planned.report();
+    finish_lines(&report);
+    written.iter().for_each(|line| println!("{line}"));
+    Ok(exit_code(&report))
 }
 
 /// The lobby screen of a joiner, before the host answered.
@@ -201,7 +249,8 @@ pub fn host(args: &HostArgs) -> Result<ExitCode> {
             args.players as usize,
         );
         let lobby = |watch: &mut LobbyWatch| lobby::host(&net, &offer(args), LOBBY_WAIT, watch);
-        return on_screen(net.clone(), screen, lobby, None);
+        let record = (&args.recording.target(), MatchKind::Host);
+        return on_screen(net.clone(), screen, lobby, None, record);
     }
     println!("invite code: {code}");
     println!(
@@ -216,8 +265,8 @@ pub fn host(args: &HostArgs) -> Result<ExitCode> {
         "starting after {} ms in the lobby",
         started.elapsed().as_millis()
     );
-    let report = play_plan(net, &plan, LINGER, print_event, &mut ())?;
-    Ok(finish(&report))
+    let report = play_headless(net, &plan, (&args.recording.target(), MatchKind::Host))?;
+    Ok(exit_code(&report))
 }
 
 fn host_rtc(args: &HostArgs) -> Result<ExitCode> {
@@ -265,7 +314,8 @@ fn host_rtc(args: &HostArgs) -> Result<ExitCode> {
             args.players as usize,
         );
         let lobby = |watch: &mut LobbyWatch| lobby::host(&net, &offer(args), LOBBY_WAIT, watch);
-        let code = on_screen(net.clone(), screen, lobby, None);
+        let record = (&args.recording.target(), MatchKind::Host);
+        let code = on_screen(net.clone(), screen, lobby, None, record);
         drop(embedded);
         return code;
     }
@@ -289,9 +339,9 @@ fn host_rtc(args: &HostArgs) -> Result<ExitCode> {
         "starting after {} ms in the lobby",
         built.elapsed().as_millis()
     );
-    let report = play_plan(net, &plan, LINGER, print_event, &mut ())?;
+    let report = play_headless(net, &plan, (&args.recording.target(), MatchKind::Host))?;
     drop(embedded);
-    Ok(finish(&report))
+    Ok(exit_code(&report))
 }
 
 /// Whether `code` is shaped like a room code rather than an invite.
@@ -341,7 +391,14 @@ pub fn join(args: &JoinArgs, role: Role) -> Result<ExitCode> {
                 watch,
             )
         };
-        return on_screen(net.clone(), joiner_screen(title), lobby, Some(context()));
+        let record = (&args.recording.target(), join_kind(role));
+        return on_screen(
+            net.clone(),
+            joiner_screen(title),
+            lobby,
+            Some(context()),
+            record,
+        );
     }
     println!(
         "connecting to {} from {}",
@@ -359,7 +416,12 @@ pub fn join(args: &JoinArgs, role: Role) -> Result<ExitCode> {
         &mut |_| {},
     )
     .with_context(context)?;
-    play_joined(net, &plan, started)
+    play_joined(
+        net,
+        &plan,
+        started,
+        (&args.recording.target(), join_kind(role)),
+    )
 }
 
 fn join_rtc(args: &JoinArgs, role: Role, command: &str) -> Result<ExitCode> {
@@ -388,7 +450,14 @@ fn join_rtc(args: &JoinArgs, role: Role, command: &str) -> Result<ExitCode> {
                 watch,
             )
         };
-        return on_screen(net.clone(), joiner_screen(title), lobby, Some(context()));
+        let record = (&args.recording.target(), join_kind(role));
+        return on_screen(
+            net.clone(),
+            joiner_screen(title),
+            lobby,
+            Some(context()),
+            record,
+        );
     }
     println!("in room {room} at {}; waiting for the host", args.signal);
     let plan = lobby::join(
@@ -401,7 +470,20 @@ fn join_rtc(args: &JoinArgs, role: Role, command: &str) -> Result<ExitCode> {
         &mut |_| {},
     )
     .with_context(context)?;
-    play_joined(net, &plan, built)
+    play_joined(
+        net,
+        &plan,
+        built,
+        (&args.recording.target(), join_kind(role)),
+    )
+}
+
+/// The replay's match kind for a joiner.
+fn join_kind(role: Role) -> MatchKind {
+    match role {
+        Role::Player => MatchKind::Join,
+        Role::Spectator => MatchKind::Spectate,
+    }
 }
 
 /// Plays the match a lobby planned for a joiner, and reports the time from `started` (the
@@ -410,7 +492,11 @@ fn play_joined<T: Transport>(
     net: Rc<RefCell<T>>,
     plan: &Plan<T::Addr>,
     started: Instant,
-) -> Result<ExitCode> {
+    record: (&Target, MatchKind),
+) -> Result<ExitCode>
+where
+    T::Addr: Display,
+{
     match plan.seat {
         Some(seat) => println!(
             "joined in seat {seat} of {} after {} ms; starting",
@@ -420,14 +506,14 @@ fn play_joined<T: Transport>(
         None => println!("watching a match of {} players", plan.players.len()),
     }
     let lobby_time = started.elapsed();
-    let report = play_plan(net, plan, LINGER, print_event, &mut ())?;
+    let report = play_headless(net, plan, record)?;
     if plan.seat.is_some() {
         println!(
             "join to synchronized session: {} ms",
             (lobby_time + report.sync_time).as_millis()
         );
     }
-    Ok(finish(&report))
+    Ok(exit_code(&report))
 }
 
 /// `hltd signal`: serves until the process is stopped.
@@ -451,7 +537,8 @@ fn print_event<A: Display>(event: &SessionEvent<A>) {
     }
 }
 
-fn finish(report: &PlayedReport) -> ExitCode {
+/// Prints what a match ended with: work, verdict and the `result:` line.
+fn finish_lines(report: &PlayedReport) {
     if let Some(peer) = &report.peer {
         println!(
             "frames={} rollbacks={} resimulated={} synchronized in {} ms",
@@ -471,6 +558,10 @@ fn finish(report: &PlayedReport) -> ExitCode {
         report.players,
         if report.agreed() { "yes" } else { "no" }
     );
+}
+
+/// 0 when we saw no disagreement, 1 on a desync.
+fn exit_code(report: &PlayedReport) -> ExitCode {
     if report.agreed() {
         ExitCode::SUCCESS
     } else {

@@ -1,43 +1,11 @@
-//! `hltd replay info` and `hltd replay verify`.
+//! `hltd replay info`, `hltd replay verify` and `hltd desync diff`.
 
 use std::path::Path;
 use std::process::ExitCode;
 
 use replay::{read, verify, Replay, Verdict};
 
-use crate::args::ReplayCommand;
-
-/// Keyframes every 10 seconds of play: a seek simulates at most that much.
-pub const KEYFRAME_INTERVAL: u32 = 600;
-
-/// Starts an offline recording (`hltd sim --record`) at `path`.
-///
-/// # Errors
-/// When the file cannot be created or written.
-pub fn create(
-    path: &Path,
-    settings: &sim::Settings,
-    frames: u32,
-) -> anyhow::Result<replay::Recorder<std::io::BufWriter<std::fs::File>>> {
-    use anyhow::Context;
-    let file = std::fs::File::create(path)
-        .with_context(|| format!("cannot create the replay {}", path.display()))?;
-    let header = replay::Header {
-        rules_version: sim::RULES_VERSION,
-        seed: settings.seed(),
-        players: settings.players(),
-        scenario: settings.scenario(),
-        creeps: settings.creeps(),
-        recorder: Some(0),
-        input_delay: 0,
-        max_prediction: 0,
-        frames_planned: frames,
-        keyframe_interval: KEYFRAME_INTERVAL,
-        kind: replay::MatchKind::Offline,
-    };
-    replay::Recorder::new(std::io::BufWriter::new(file), header)
-        .with_context(|| format!("cannot write the replay {}", path.display()))
-}
+use crate::args::{DesyncCommand, ReplayCommand};
 
 /// Runs a replay command; exit 0 when all is well, 1 when a replay diverged, 2 when a file
 /// cannot be read whole.
@@ -192,5 +160,79 @@ fn check(file: &Path) -> ExitCode {
             ExitCode::from(2)
         }
         None => code,
+    }
+}
+
+/// Runs a desync command: exit 0 when the bundles agree, 1 when they differ, 2 when one
+/// cannot be read.
+pub fn desync(command: &DesyncCommand) -> ExitCode {
+    match command {
+        DesyncCommand::Diff { a, b } => diff(a, b),
+    }
+}
+
+fn diff(a: &Path, b: &Path) -> ExitCode {
+    let open = |path: &Path| {
+        replay::bundle::open(path).map_err(|err| {
+            eprintln!("hltd: cannot read the bundle {}: {err}", path.display());
+            ExitCode::from(2)
+        })
+    };
+    let (a, b) = match (open(a), open(b)) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(code), _) | (_, Err(code)) => return code,
+    };
+    println!(
+        "A: {} (seat {}, verdict frame {}, diverged {:?})",
+        a.dir.display(),
+        a.meta.seat,
+        a.meta.verdict_frame,
+        a.meta.diverged
+    );
+    println!(
+        "B: {} (seat {}, verdict frame {}, diverged {:?})",
+        b.dir.display(),
+        b.meta.seat,
+        b.meta.verdict_frame,
+        b.meta.diverged
+    );
+    let c = replay::bundle::compare(&a, &b);
+    for note in &c.notes {
+        println!("note: {note}");
+    }
+    match &c.first_hash_difference {
+        Some((frame, ha, hb)) => {
+            println!("first differing frame: {frame}");
+            println!("  A hash {ha}");
+            println!("  B hash {hb}");
+        }
+        None => println!("hashes: no frame both bundles hold differs"),
+    }
+    match c.first_input_difference {
+        Some((frame, seat)) => println!("inputs: first differ at frame {frame}, seat {seat}"),
+        None => println!(
+            "inputs: the same for the {} frames both replays hold",
+            a.replay.frames().min(b.replay.frames())
+        ),
+    }
+    if let Some((frame, differences)) = &c.state_difference {
+        if differences.is_empty() {
+            println!("state at frame {frame}: identical");
+        } else {
+            println!(
+                "state at frame {frame}: {} field(s) differ (entity component.field: A vs B)",
+                differences.len()
+            );
+            for d in differences {
+                println!("  {d}");
+            }
+        }
+    }
+    if c.agrees() {
+        println!("agree: yes");
+        ExitCode::SUCCESS
+    } else {
+        println!("agree: no");
+        ExitCode::from(1)
     }
 }

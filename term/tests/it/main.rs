@@ -7,8 +7,15 @@ mod webrtc;
 
 use std::process::{Command, Output};
 
+/// The replay directory every `hltd` of these tests writes to by default (through
+/// `XDG_DATA_HOME`), so tests never write into the user's own.
+fn data_home() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("hltd-tests-{}", std::process::id()))
+}
+
 fn hltd(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_hltd"))
+        .env("XDG_DATA_HOME", data_home())
         .args(args)
         .output()
         .expect("hltd runs")

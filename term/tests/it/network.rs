@@ -10,6 +10,7 @@ const LIMIT: Duration = Duration::from_secs(60);
 fn hltd(args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_hltd"));
     command
+        .env("XDG_DATA_HOME", super::data_home())
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -131,6 +132,7 @@ fn host_join_spectate_as_processes() {
             .map(|_| hltd(&["join", &code]).spawn().expect("join"))
             .collect();
         let mut results = Vec::new();
+        let mut replays = Vec::new();
         for (i, joiner) in joiners.into_iter().enumerate() {
             let out = wait_bounded(joiner, "join");
             assert!(
@@ -140,6 +142,7 @@ fn host_join_spectate_as_processes() {
                 String::from_utf8_lossy(&out.stderr)
             );
             results.push(result_line(&out));
+            replays.push(replay_of(&String::from_utf8_lossy(&out.stdout)));
         }
         if let Some(spectator) = spectator {
             let out = wait_bounded(spectator, "spectate");
@@ -149,6 +152,7 @@ fn host_join_spectate_as_processes() {
                 String::from_utf8_lossy(&out.stderr)
             );
             results.push(result_line(&out));
+            replays.push(replay_of(&String::from_utf8_lossy(&out.stdout)));
         }
         let out = wait_bounded(host, "host");
         let lines = host_lines();
@@ -172,7 +176,30 @@ fn host_join_spectate_as_processes() {
         for r in results {
             assert_eq!(r, host_result, "{players} players");
         }
+        // Every process recorded the match from its side; every recording re-simulates to
+        // the hash of the result line.
+        replays.push(replay_of(&lines.join("\n")));
+        let hash = host_result.split("hash=").nth(1).unwrap_or_default();
+        for path in replays {
+            let verify = super::hltd(&["replay", "verify", &path]);
+            assert_eq!(
+                String::from_utf8_lossy(&verify.stdout),
+                format!("ok: frames=600 hash={hash}\n"),
+                "{path}: {verify:?}"
+            );
+            let _ = std::fs::remove_file(&path);
+        }
     }
+}
+
+/// The replay a match's output names.
+fn replay_of(stdout: &str) -> String {
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("replay: "))
+        .and_then(|l| l.strip_suffix(" (600 frames)"))
+        .unwrap_or_else(|| panic!("no replay line of 600 frames in {stdout}"))
+        .to_string()
 }
 
 /// The headless demo: 4 peers agree and exit 0; an injected desync is named and exits 1.
@@ -210,12 +237,15 @@ fn demo_headless_agrees_and_names_desyncs() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     let lines: Vec<&str> = stdout.lines().collect();
-    let n = lines.len();
+    let n = lines
+        .iter()
+        .position(|l| l.starts_with("result: "))
+        .unwrap_or_else(|| panic!("no result line: {stdout}"));
     assert!(
-        lines[n - 1].starts_with("result: frames=900 peers=3 agreed=no hash="),
+        lines[n].starts_with("result: frames=900 peers=3 agreed=no hash="),
         "{stdout}"
     );
-    assert_eq!(lines[n - 2], "verdict: frame=600 diverged=2", "{stdout}");
+    assert_eq!(lines[n - 1], "verdict: frame=600 diverged=2", "{stdout}");
 }
 
 /// Bad invite codes exit 2 with a reason: malformed, mistyped, expired.

@@ -35,7 +35,11 @@ impl Tmux {
     fn start(&self, name: &str, command: &str) -> std::path::PathBuf {
         let status = std::env::temp_dir().join(format!("{}-{name}.status", self.socket));
         let _ = std::fs::remove_file(&status);
-        let shell = format!("{command}; echo $? > {}; sleep 60", status.display());
+        let shell = format!(
+            "XDG_DATA_HOME={} {command}; echo $? > {}; sleep 60",
+            super::data_home().display(),
+            status.display()
+        );
         let first = !self.started.replace(true);
         if first {
             self.run(&[
@@ -225,6 +229,7 @@ fn host_and_spectate_on_screen_with_a_joiner() {
     });
 
     let mut joiner = Command::new(hltd)
+        .env("XDG_DATA_HOME", super::data_home())
         .args(["join", &code])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

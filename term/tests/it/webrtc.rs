@@ -29,6 +29,7 @@ impl Proc {
     fn start(ns: &Netns, args: &[&str]) -> Proc {
         let mut child = ns
             .command(env!("CARGO_BIN_EXE_hltd"))
+            .env("XDG_DATA_HOME", super::data_home())
             .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -1,0 +1,354 @@
+//! Recording matches: where replays go, the observer that writes a match's confirmed inputs
+//! as they arrive, and the desync bundles written when a peer finds a disagreement.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use net::local::Observer;
+use net::session::{Confirmed, Evidence};
+use replay::{Header, MatchKind, Recorder};
+use sim::Input;
+
+/// Keyframes every 10 seconds of play: a seek simulates at most that much.
+pub const KEYFRAME_INTERVAL: u32 = 600;
+
+/// Where replays go by default: `$XDG_DATA_HOME/healer-td/replays`, else
+/// `$HOME/.local/share/healer-td/replays`, else `healer-td-replays` in the current directory.
+pub fn replay_dir() -> PathBuf {
+    let nonempty = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    if let Some(data) = nonempty("XDG_DATA_HOME") {
+        return PathBuf::from(data).join("healer-td").join("replays");
+    }
+    if let Some(home) = nonempty("HOME") {
+        return PathBuf::from(home).join(".local/share/healer-td/replays");
+    }
+    PathBuf::from("healer-td-replays")
+}
+
+/// The current time as `YYYYMMDD-HHMMSS` (UTC), for file names.
+fn stamp() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}{month:02}{day:02}-{:02}{:02}{:02}",
+        rest / 3600,
+        rest / 60 % 60,
+        rest % 60
+    )
+}
+
+/// What to record, from `--record PATH` / `--no-record`.
+#[derive(Clone, Debug)]
+pub enum Target {
+    /// A new file in [`replay_dir`].
+    Default,
+    /// This file.
+    Path(PathBuf),
+    /// Nothing (desync bundles still go to [`replay_dir`]).
+    Off,
+}
+
+/// The match being recorded.
+pub struct MatchInfo {
+    /// What kind of match.
+    pub kind: MatchKind,
+    /// Game seed.
+    pub seed: u64,
+    /// Players.
+    pub players: usize,
+    /// Frames the match lasts: the replay ends there.
+    pub frames: u32,
+    /// GGRS input delay and prediction window.
+    pub input_delay: usize,
+    /// GGRS prediction window.
+    pub max_prediction: usize,
+    /// The seat whose confirmed inputs are recorded (None: the spectator).
+    pub recorded: Option<usize>,
+    /// Seats whose desync evidence becomes bundles.
+    pub bundle_seats: Vec<usize>,
+}
+
+/// Records a match as its sessions confirm frames: the replay file, and desync bundles.
+pub struct Recording {
+    header: Header,
+    recorded: Option<usize>,
+    recorder: Option<Recorder<BufWriter<File>>>,
+    path: Option<PathBuf>,
+    /// Per bundle seat: its confirmed inputs so far, `players` per frame.
+    logs: BTreeMap<usize, Vec<Input>>,
+    bundle_dir: PathBuf,
+    stamp: String,
+    bundles: Vec<PathBuf>,
+}
+
+impl Recording {
+    /// Starts recording `info` as `target` says.
+    ///
+    /// # Errors
+    /// When `--record PATH` cannot be created. A default directory that cannot be made only
+    /// turns recording off, with a warning.
+    pub fn start(target: &Target, info: &MatchInfo) -> Result<Recording> {
+        let header = Header {
+            rules_version: sim::RULES_VERSION,
+            seed: info.seed,
+            players: u8::try_from(info.players).unwrap_or(u8::MAX),
+            scenario: sim::Scenario::Standard,
+            creeps: 0,
+            recorder: info.recorded.and_then(|s| u8::try_from(s).ok()),
+            input_delay: u8::try_from(info.input_delay).unwrap_or(u8::MAX),
+            max_prediction: u8::try_from(info.max_prediction).unwrap_or(u8::MAX),
+            frames_planned: info.frames,
+            keyframe_interval: KEYFRAME_INTERVAL,
+            kind: info.kind,
+        };
+        let stamp = stamp();
+        let who = info
+            .recorded
+            .map_or("spectator".to_string(), |s| format!("p{}", s + 1));
+        let path = match target {
+            Target::Off => None,
+            Target::Path(path) => Some(path.clone()),
+            Target::Default => {
+                let dir = replay_dir();
+                match std::fs::create_dir_all(&dir) {
+                    Ok(()) => Some(free_name(
+                        &dir,
+                        &format!("{stamp}-{}-seed{}-{who}", info.kind.name(), info.seed),
+                        "hltr",
+                    )),
+                    Err(err) => {
+                        eprintln!(
+                            "hltd: not recording: cannot create {}: {err}",
+                            dir.display()
+                        );
+                        None
+                    }
+                }
+            }
+        };
+        let recorder = match &path {
+            Some(path) => Some(create(path, header)?),
+            None => None,
+        };
+        let bundle_dir = match &path {
+            Some(path) => path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
+            None => replay_dir(),
+        };
+        Ok(Recording {
+            header,
+            recorded: info.recorded,
+            recorder,
+            path,
+            logs: info.bundle_seats.iter().map(|&s| (s, Vec::new())).collect(),
+            bundle_dir,
+            stamp,
+            bundles: Vec::new(),
+        })
+    }
+
+    /// Records nothing and writes no bundles.
+    pub fn off() -> Recording {
+        Recording {
+            header: Header {
+                rules_version: sim::RULES_VERSION,
+                seed: 0,
+                players: 1,
+                scenario: sim::Scenario::Standard,
+                creeps: 0,
+                recorder: None,
+                input_delay: 0,
+                max_prediction: 0,
+                frames_planned: 0,
+                keyframe_interval: KEYFRAME_INTERVAL,
+                kind: MatchKind::Offline,
+            },
+            recorded: None,
+            recorder: None,
+            path: None,
+            logs: BTreeMap::new(),
+            bundle_dir: PathBuf::new(),
+            stamp: String::new(),
+            bundles: Vec::new(),
+        }
+    }
+
+    /// Where the replay is being written, if it is.
+    pub fn path(&self) -> Option<&Path> {
+        self.recorder.as_ref().and(self.path.as_deref())
+    }
+
+    fn give_up(problem: &str) {
+        eprintln!("hltd: {problem}");
+    }
+
+    /// Writes the end of the replay and says what was written, one line each (replay,
+    /// bundles, problems).
+    pub fn finish(mut self) -> Vec<String> {
+        let mut lines = Vec::new();
+        if let (Some(recorder), Some(path)) = (self.recorder.take(), self.path.as_ref()) {
+            let frames = recorder.frames();
+            let mismatch = recorder.mismatch();
+            match recorder.finish() {
+                Ok(_) => lines.push(format!("replay: {} ({frames} frames)", path.display())),
+                Err(err) => lines.push(format!("replay: {} is incomplete: {err}", path.display())),
+            }
+            if let Some((frame, ours, seen)) = mismatch {
+                lines.push(format!(
+                    "replay: at frame {frame} this peer's hash {seen} differs from the \
+                     re-simulation of the confirmed inputs ({ours})"
+                ));
+            }
+        }
+        for bundle in &self.bundles {
+            lines.push(format!("desync bundle: {}", bundle.display()));
+        }
+        lines
+    }
+}
+
+/// `dir/base.ext`, or `dir/base-2.ext` and so on when taken.
+fn free_name(dir: &Path, base: &str, ext: &str) -> PathBuf {
+    let mut path = dir.join(format!("{base}.{ext}"));
+    let mut n = 2;
+    while path.exists() {
+        path = dir.join(format!("{base}-{n}.{ext}"));
+        n += 1;
+    }
+    path
+}
+
+fn create(path: &Path, header: Header) -> Result<Recorder<BufWriter<File>>> {
+    let file = File::create(path)
+        .with_context(|| format!("cannot create the replay {}", path.display()))?;
+    Recorder::new(BufWriter::new(file), header)
+        .with_context(|| format!("cannot write the replay {}", path.display()))
+}
+
+/// Starts an offline recording (`hltd sim --record`) at `path`.
+///
+/// # Errors
+/// When the file cannot be created or written.
+pub fn create_offline(
+    path: &Path,
+    settings: &sim::Settings,
+    frames: u32,
+) -> Result<Recorder<BufWriter<File>>> {
+    let header = Header {
+        rules_version: sim::RULES_VERSION,
+        seed: settings.seed(),
+        players: settings.players(),
+        scenario: settings.scenario(),
+        creeps: settings.creeps(),
+        recorder: Some(0),
+        input_delay: 0,
+        max_prediction: 0,
+        frames_planned: frames,
+        keyframe_interval: KEYFRAME_INTERVAL,
+        kind: MatchKind::Offline,
+    };
+    create(path, header)
+}
+
+impl Observer for Recording {
+    fn wants_confirmed(&self, seat: Option<usize>) -> bool {
+        (self.recorder.is_some() && seat == self.recorded)
+            || seat.is_some_and(|s| self.logs.contains_key(&s))
+    }
+
+    fn wants_evidence(&self) -> bool {
+        !self.logs.is_empty()
+    }
+
+    fn confirmed(&mut self, seat: Option<usize>, frames: Vec<Confirmed<Input>>) {
+        let end = i32::try_from(self.header.frames_planned).unwrap_or(i32::MAX);
+        if let Some(log) = seat.and_then(|s| self.logs.get_mut(&s)) {
+            for frame in &frames {
+                log.extend_from_slice(&frame.inputs);
+            }
+        }
+        if seat != self.recorded {
+            return;
+        }
+        let Some(recorder) = self.recorder.as_mut() else {
+            return;
+        };
+        let mut failed = None;
+        for frame in frames.iter().filter(|f| f.frame < end) {
+            if let Err(err) = recorder.record(&frame.inputs, frame.hash.map(sim::StateHash)) {
+                failed = Some(err);
+                break;
+            }
+        }
+        if let Some(err) = failed {
+            self.recorder = None;
+            let path = self
+                .path
+                .as_ref()
+                .map_or(String::new(), |p| p.display().to_string());
+            Self::give_up(&format!("stopped recording {path}: {err}"));
+        }
+    }
+
+    fn evidence(&mut self, seat: usize, evidence: Evidence<sim::Snapshot>) {
+        let Some(log) = self.logs.get(&seat) else {
+            return;
+        };
+        let dir = free_name(
+            &self.bundle_dir,
+            &format!(
+                "desync-{}-seed{}-p{}",
+                self.stamp,
+                self.header.seed,
+                seat + 1
+            ),
+            "bundle",
+        );
+        let header = Header {
+            recorder: u8::try_from(seat).ok(),
+            ..self.header
+        };
+        let written = std::fs::create_dir_all(&self.bundle_dir)
+            .map_err(|err| anyhow::anyhow!("{}: {err}", self.bundle_dir.display()))
+            .and_then(|()| {
+                replay::bundle::write(
+                    &dir,
+                    &replay::bundle::Evidence {
+                        header,
+                        inputs: log,
+                        frame: evidence.verdict.frame,
+                        diverged: evidence.verdict.diverged.clone(),
+                        checksums: evidence.verdict.checksums.clone(),
+                        state: evidence.state.as_ref(),
+                        agreed: evidence
+                            .agreed
+                            .as_ref()
+                            .map(|(frame, state)| (*frame, state.as_ref())),
+                        hashes: &evidence.hashes,
+                    },
+                )
+                .map_err(anyhow::Error::from)
+            });
+        match written {
+            Ok(_) => self.bundles.push(dir),
+            Err(err) => Self::give_up(&format!("cannot write the desync bundle: {err:#}")),
+        }
+    }
+}
