@@ -7,11 +7,13 @@
 
 pub mod bundle;
 mod format;
+mod play;
 mod read;
 mod record;
 mod verify;
 
 pub use format::{Header, MatchKind, FORMAT_VERSION, MAGIC};
+pub use play::{Player, Seek};
 pub use read::{read, End, Keyframe, ReadError, ReadErrorKind, Replay};
 pub use record::{RecordError, Recorder};
 pub use verify::{verify, Verdict};
