@@ -87,6 +87,21 @@ pub enum ReplayCommand {
         /// The replay file.
         file: std::path::PathBuf,
     },
+    /// Play a replay on the match screen: pause, step forward and back, speed 1/4x to 16x,
+    /// seek by 10 seconds or to a frame, with the hash of every frame shown (? lists the keys).
+    Play {
+        /// The replay file.
+        file: std::path::PathBuf,
+        /// Playback speed: 1/4x, 1/2x, 1x, 2x, 4x, 8x or 16x.
+        #[arg(long, default_value = "1x")]
+        speed: String,
+        /// Start at this frame.
+        #[arg(long, value_name = "FRAME")]
+        from: Option<u32>,
+        /// Start paused.
+        #[arg(long)]
+        paused: bool,
+    },
 }
 
 #[derive(Debug, clap::Args)]

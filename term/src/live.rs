@@ -24,15 +24,15 @@ use crate::record::Recording;
 use crate::ui::{self, Consensus, PeerLine, Screen, Summary};
 
 /// Screen refreshes per second at most.
-const DRAW_HZ: u32 = 30;
+pub(crate) const DRAW_HZ: u32 = 30;
 /// How long a finished peer keeps stepping so the others can finish and checksums arrive.
 const LINGER: Duration = Duration::from_secs(2);
 
 /// The terminal in raw mode on the alternate screen, given back on drop and by a panic hook
 /// on a panic.
 pub struct Tui {
-    terminal: ratatui::DefaultTerminal,
-    colour: bool,
+    pub(crate) terminal: ratatui::DefaultTerminal,
+    pub(crate) colour: bool,
 }
 
 impl Tui {
@@ -595,6 +595,7 @@ pub fn play(tui: &mut Tui, driver: &mut dyn Driver, greeting: &str) -> Result<Ou
                 confirm_quit: controls.confirm_quit && !finished,
                 fps,
                 summary: summary.as_ref(),
+                playback: None,
                 colour: tui.colour,
             };
             tui.terminal.draw(|f| ui::draw(f, &screen))?;

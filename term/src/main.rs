@@ -5,6 +5,7 @@ mod demo;
 mod live;
 mod lobby_ui;
 mod netcmd;
+mod playback;
 mod record;
 mod replaycmd;
 mod ui;

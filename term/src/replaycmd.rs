@@ -13,11 +13,20 @@ pub fn run(command: &ReplayCommand) -> ExitCode {
     match command {
         ReplayCommand::Info { file, json } => info(file, *json),
         ReplayCommand::Verify { file } => check(file),
+        ReplayCommand::Play {
+            file,
+            speed,
+            from,
+            paused,
+        } => crate::playback::run(file, speed, *from, *paused).unwrap_or_else(|err| {
+            eprintln!("hltd: error: {err:#}");
+            ExitCode::from(3)
+        }),
     }
 }
 
 /// Reads the file, or says why not (exit 2).
-fn load(file: &Path) -> Result<Replay, ExitCode> {
+pub(crate) fn load(file: &Path) -> Result<Replay, ExitCode> {
     let bytes = std::fs::read(file).map_err(|err| {
         eprintln!("hltd: cannot read {}: {err}", file.display());
         ExitCode::from(2)
@@ -29,7 +38,7 @@ fn load(file: &Path) -> Result<Replay, ExitCode> {
 }
 
 /// Says where an incomplete recording stops, if it does.
-fn incompleteness(replay: &Replay) -> Option<String> {
+pub(crate) fn incompleteness(replay: &Replay) -> Option<String> {
     match (&replay.stopped, &replay.end) {
         (Some(stop), _) => Some(format!(
             "stops at {stop}; the {} intact bytes before it hold {} frames",

@@ -61,6 +61,57 @@ pub struct Summary {
     pub replay: Option<String>,
 }
 
+/// A replay being played back, as the panel and the position bar show it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Playback {
+    /// The file.
+    pub file: String,
+    /// What was recorded (`demo, 2 players`).
+    pub about: String,
+    /// Who recorded it (`P1`, `a spectator`).
+    pub recorder: String,
+    /// The frame shown.
+    pub frame: u32,
+    /// The last frame.
+    pub frames: u32,
+    /// Playback speed (`1/4x` to `16x`).
+    pub speed: &'static str,
+    /// Paused.
+    pub paused: bool,
+    /// The shown state's hash, in hex.
+    pub hash: String,
+    /// Whether it is the hash the replay recorded for this frame.
+    pub matches: bool,
+    /// The first frame seen that did not hash as recorded.
+    pub diverged: Option<u32>,
+    /// Keyframes to seek from.
+    pub keyframes: usize,
+    /// The frame number being typed after `g`.
+    pub entry: Option<String>,
+    /// Why the file ends early, if it does.
+    pub incomplete: Option<String>,
+}
+
+/// The keys of the replay player.
+pub const REPLAY_KEYS: &[(&str, &str)] = &[
+    ("space / p", "pause or play"),
+    ("right / .", "one frame forward (pauses)"),
+    ("left / ,", "one frame back (pauses)"),
+    ("+ / -", "faster / slower (1/4x to 16x)"),
+    ("] / PgDn", "10 seconds forward"),
+    ("[ / PgUp", "10 seconds back"),
+    ("Home / End", "the start / the end"),
+    ("g NUMBER Enter", "go to a frame"),
+    ("?", "show or hide this help"),
+    ("q / Esc", "quit"),
+];
+
+/// `m:ss` of a frame count at 60 Hz.
+fn clock(frames: u32) -> String {
+    let seconds = frames / 60;
+    format!("{}:{:02}", seconds / 60, seconds % 60)
+}
+
 /// Everything one frame of the match screen shows.
 #[derive(Clone, Debug)]
 pub struct Screen<'a> {
@@ -86,6 +137,8 @@ pub struct Screen<'a> {
     pub summary: Option<&'a Summary>,
     /// Draw in colour (off for `NO_COLOR` and dumb terminals).
     pub colour: bool,
+    /// A replay is shown: the panel and status line are the player's.
+    pub playback: Option<&'a Playback>,
 }
 
 /// Whether to draw in colour: not when `NO_COLOR` is set to anything but the empty string
@@ -145,13 +198,29 @@ fn draw_match(frame: &mut Frame, screen: &Screen) {
         Layout::horizontal([Constraint::Min(40), Constraint::Length(PANEL_WIDTH)]).areas(body);
     draw_hud(frame, hud, screen);
     draw_lanes(frame, grid, screen);
-    draw_panel(frame, panel, screen);
-    draw_status(frame, status, screen);
+    match screen.playback {
+        Some(playback) => {
+            draw_playback_panel(frame, panel, playback, screen.message);
+            draw_position(frame, status, playback);
+        }
+        None => {
+            draw_panel(frame, panel, screen);
+            draw_status(frame, status, screen);
+        }
+    }
     if let Some(summary) = screen.summary {
         draw_summary(frame, area, summary);
     }
     if screen.help {
-        draw_help(frame, area);
+        draw_help(
+            frame,
+            area,
+            if screen.playback.is_some() {
+                REPLAY_KEYS
+            } else {
+                KEYS
+            },
+        );
     }
     if screen.confirm_quit {
         draw_popup(
@@ -264,9 +333,10 @@ fn draw_hud(frame: &mut Frame, area: Rect, screen: &Screen) {
     } else {
         format!("wave {}/{}", view.wave, view.waves_total)
     };
-    let who = match screen.me {
-        Some(seat) => format!("you: P{}", seat + 1),
-        None => "spectating".to_string(),
+    let who = match (screen.me, screen.playback) {
+        (_, Some(_)) => "replay".to_string(),
+        (Some(seat), None) => format!("you: P{}", seat + 1),
+        (None, None) => "spectating".to_string(),
     };
     let gold = screen
         .me
@@ -466,13 +536,102 @@ fn draw_status(frame: &mut Frame, area: Rect, screen: &Screen) {
     frame.render_widget(Paragraph::new(lines), area);
 }
 
-fn draw_help(frame: &mut Frame, area: Rect) {
-    let lines: Vec<Line> = KEYS
+fn draw_playback_panel(frame: &mut Frame, area: Rect, p: &Playback, message: Option<&str>) {
+    let block = Block::default().borders(Borders::ALL).title(" replay ");
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let name = std::path::Path::new(&p.file)
+        .file_name()
+        .map_or(p.file.clone(), |n| n.to_string_lossy().into_owned());
+    let mut lines = vec![
+        Line::from(Span::styled(name, Style::new().bold())),
+        Line::from(p.about.clone()),
+        Line::from(format!("recorded by {}", p.recorder)),
+        Line::from(""),
+        Line::from(format!("frame {} of {}", p.frame, p.frames)),
+        Line::from(format!("time  {} of {}", clock(p.frame), clock(p.frames))),
+        Line::from(format!(
+            "speed {}  {}",
+            p.speed,
+            if p.paused { "paused" } else { "playing" }
+        )),
+        Line::from(format!("{} keyframes", p.keyframes)),
+        Line::from(""),
+        Line::from("hash of this frame"),
+        Line::from(p.hash.get(..28).unwrap_or(&p.hash).to_string()),
+        Line::from(p.hash.get(28..56).unwrap_or("").to_string()),
+        Line::from(p.hash.get(56..).unwrap_or("").to_string()),
+    ];
+    lines.push(if p.matches {
+        Line::from(Span::styled("as recorded", Style::new().fg(Color::Green)))
+    } else {
+        Line::from(Span::styled(
+            "NOT as recorded",
+            Style::new().fg(Color::Red).bold(),
+        ))
+    });
+    if let Some(frame) = p.diverged {
+        lines.push(Line::from(Span::styled(
+            format!("DIVERGED at frame {frame}"),
+            Style::new().fg(Color::Red).bold(),
+        )));
+    }
+    if let Some(why) = &p.incomplete {
+        lines.push(Line::from(format!("incomplete: {why}")));
+    }
+    if let Some(message) = message {
+        lines.push(Line::from(""));
+        lines.push(Line::from(message.to_string()));
+    }
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+}
+
+/// The position bar, then the keys (or the frame number being typed).
+fn draw_position(frame: &mut Frame, area: Rect, p: &Playback) {
+    let label = format!(
+        " {}/{}  {}/{}  {}{}",
+        p.frame,
+        p.frames,
+        clock(p.frame),
+        clock(p.frames),
+        p.speed,
+        if p.paused { "  paused" } else { "" }
+    );
+    let width = usize::from(area.width)
+        .saturating_sub(label.len() + 2)
+        .max(10);
+    let filled = if p.frames == 0 {
+        width
+    } else {
+        (u64::from(p.frame) * width as u64 / u64::from(p.frames)) as usize
+    };
+    let bar = Line::from(vec![
+        Span::raw("["),
+        Span::styled("#".repeat(filled), Style::new().fg(Color::Cyan).bold()),
+        Span::styled("-".repeat(width - filled), Style::new().fg(Color::DarkGray)),
+        Span::raw("]"),
+        Span::raw(label),
+    ]);
+    let keys = match &p.entry {
+        Some(typed) => Line::from(Span::styled(
+            format!("go to frame: {typed}_  (Enter: go, Esc: cancel)"),
+            Style::new().bold(),
+        )),
+        None => Line::from(Span::styled(
+            "? help  q quit  space pause  left/right step  +/- speed  [/] 10 s  g frame",
+            Style::new().fg(Color::DarkGray),
+        )),
+    };
+    frame.render_widget(Paragraph::new(vec![bar, keys]), area);
+}
+
+fn draw_help(frame: &mut Frame, area: Rect, keys: &[(&str, &str)]) {
+    let lines: Vec<Line> = keys
         .iter()
         .map(|(key, what)| {
             Line::from(vec![
                 Span::styled(format!("{key:>14}  "), Style::new().bold()),
-                Span::raw(*what),
+                Span::raw(what.to_string()),
             ])
         })
         .collect();
@@ -572,6 +731,7 @@ pub(crate) mod tests {
             confirm_quit: false,
             fps: 30,
             summary: None,
+            playback: None,
             colour: true,
         }
     }

@@ -181,10 +181,101 @@ fn play_and_quit_in_tmux() {
     tmux.keys("demo", &["y"]);
     assert_eq!(tmux.exit_status("demo", &status), "0", "exit status");
     // Restored: the shell's screen again, with the summary, no match screen, cursor shown.
-    tmux.wait("demo", "the summary never showed", SHOW, |p| {
+    let pane = tmux.wait("demo", "the summary never showed", SHOW, |p| {
         p.contains("left the match at frame") && !p.contains("P1 (you)")
     });
     tmux.assert_restored("demo");
+    // The match so far was recorded, with the tower built by hand; it verifies.
+    let replay = pane
+        .lines()
+        .find_map(|l| l.strip_prefix("replay: "))
+        .and_then(|l| l.rsplit_once(" ("))
+        .map(|(path, _)| path.to_string())
+        .unwrap_or_else(|| panic!("no replay line:\n{pane}"));
+    let verify = Command::new(env!("CARGO_BIN_EXE_hltd"))
+        .args(["replay", "verify", &replay])
+        .output()
+        .expect("verify");
+    assert_eq!(verify.status.code(), Some(0), "{verify:?}");
+    let built = replay::read(&std::fs::read(&replay).expect("read"))
+        .expect("a replay")
+        .inputs
+        .iter()
+        .any(|frame| frame[0].action == sim::action::BUILD);
+    assert!(built, "the recorded inputs hold the build");
+    let _ = std::fs::remove_file(&replay);
+}
+
+/// `hltd replay play FILE --paused`: go to frame 900 with g, step back, play at 16x to the
+/// end; the panel shows each frame's hash, the one the library computes; q leaves with the
+/// last frame's hash printed.
+#[test]
+fn replay_play_in_tmux() {
+    let file = std::env::temp_dir().join(format!("hltd-play-{}.hltr", std::process::id()));
+    let file = file.to_str().expect("utf-8").to_string();
+    let hltd = env!("CARGO_BIN_EXE_hltd");
+    let sim = Command::new(hltd)
+        .args([
+            "sim",
+            "--seed",
+            "9",
+            "--players",
+            "2",
+            "--frames",
+            "1200",
+            "--record",
+            &file,
+        ])
+        .output()
+        .expect("sim");
+    assert!(sim.status.success(), "{sim:?}");
+    let last = String::from_utf8_lossy(&sim.stdout)
+        .trim()
+        .replace("frame=1200 hash=", "");
+    let mut player =
+        replay::Player::new(replay::read(&std::fs::read(&file).expect("read")).expect("replay"))
+            .expect("player");
+    let hash_at = |player: &mut replay::Player, frame| {
+        player.seek(frame);
+        player.hash().to_hex()
+    };
+
+    let tmux = Tmux::new("play");
+    let status = tmux.start("play", &format!("{hltd} replay play {file} --paused"));
+    tmux.wait("play", "the replay screen never showed", SHOW, |p| {
+        p.contains("frame 0 of 1200") && p.contains("speed 1x  paused")
+    });
+    tmux.keys("play", &["g", "9", "0", "0", "Enter"]);
+    let pane = tmux.wait("play", "g 900 did not seek", SHOW, |p| {
+        p.contains("frame 900 of 1200")
+    });
+    let hash = hash_at(&mut player, 900);
+    assert!(
+        pane.contains(&hash[..28]) && pane.contains(&hash[28..56]),
+        "{hash}\n{pane}"
+    );
+    assert!(pane.contains("as recorded"), "{pane}");
+    assert!(pane.contains("] 900/1200  0:15/0:20  1x  paused"), "{pane}");
+    tmux.keys("play", &["Left"]);
+    let pane = tmux.wait("play", "Left did not step back", SHOW, |p| {
+        p.contains("frame 899 of 1200")
+    });
+    let hash = hash_at(&mut player, 899);
+    assert!(pane.contains(&hash[..28]), "{hash}\n{pane}");
+    tmux.keys("play", &["+", "+", "+", "+", "Space"]);
+    tmux.wait("play", "16x did not play to the end", SHOW, |p| {
+        p.contains("frame 1200 of 1200") && p.contains("speed 16x  paused")
+    });
+    tmux.keys("play", &["q"]);
+    assert_eq!(tmux.exit_status("play", &status), "0");
+    tmux.wait("play", "no closing line", SHOW, |p| {
+        p.contains(&format!(
+            "left the replay at frame 1200 of 1200 hash={}",
+            &last[..20]
+        ))
+    });
+    tmux.assert_restored("play");
+    let _ = std::fs::remove_file(&file);
 }
 
 /// The first 32 hex digits of the hash on a `result:` line.
