@@ -212,10 +212,6 @@ fn desync_bundles_name_the_flipped_field() {
             "--headless",
             "--peers",
             "3",
-            "--frames",
-            "700",
-            "--seed",
-            "6",
             "--inject-desync",
             "1@600",
         ])
