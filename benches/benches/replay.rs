@@ -61,7 +61,12 @@ fn verify(c: &mut Criterion) {
 fn seek(c: &mut Criterion) {
     let bytes = benches::recorded(4, THIRTY_MINUTES, Script::Random);
     let replay = replay::read(&bytes).expect("replay");
+    let opened = Instant::now();
     let mut player = replay::Player::new(replay).expect("player");
+    eprintln!(
+        "opening a 30-minute replay for playback (one play-through): {:?}",
+        opened.elapsed()
+    );
     // The slowest seek lands one frame before a keyframe: 599 frames to simulate. Time every
     // such seek once, from the far end, and benchmark the slowest.
     let mut worst = (Duration::ZERO, 0);

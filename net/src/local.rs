@@ -486,7 +486,7 @@ fn play_local_observed<T: Transport>(
                 }
             }
             report_session(seat, session, observer);
-            done &= session.confirmed_hash(target).is_some();
+            done &= session.reached(target);
         }
         if sync_time.is_none() && sessions.iter().all(Session::is_running) {
             sync_time = Some(sync_started.elapsed());
@@ -795,7 +795,7 @@ impl<T: Transport> PlannedMatch<T> {
 
     fn reached_target(&self) -> bool {
         match &self.side {
-            Side::Player(session) => session.confirmed_hash(self.target).is_some(),
+            Side::Player(session) => session.reached(self.target),
             Side::Watcher(spectator) => spectator.current_frame() >= self.target,
         }
     }

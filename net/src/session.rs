@@ -671,6 +671,18 @@ impl<G: Rollback + 'static, T: Transport> Session<G, T> {
         self.ggrs.confirmed_frame()
     }
 
+    /// Whether the match reached `frame`: our state of it is confirmed and, when confirmed
+    /// frames are kept, every frame before it was handed out. (A tick that only polls can
+    /// confirm frames; they are handed out after the next advance, once GGRS corrected any
+    /// misprediction the poll revealed.)
+    pub fn reached(&self, frame: i32) -> bool {
+        self.confirmed_hash(frame).is_some()
+            && self
+                .confirmed_log
+                .as_ref()
+                .is_none_or(|log| log.next >= frame)
+    }
+
     /// Our state hash of `frame`, if it is confirmed and recent.
     pub fn confirmed_hash(&self, frame: i32) -> Option<[u8; 32]> {
         (frame <= self.ggrs.confirmed_frame())

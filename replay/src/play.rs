@@ -1,10 +1,11 @@
 //! Playing a replay back: stepping frame by frame and seeking to any frame from the nearest
 //! keyframe, checking every hash on the way.
 //!
-//! A keyframe is trusted only when its state hashes to the hash the chain recorded for its
-//! frame (frame 0's to the hash of a fresh game of the header's settings); an untrusted one is
-//! passed over for an earlier one, so a seek lands on the same state as playing from the
-//! start, whatever the keyframes hold.
+//! The file's author controls its hashes as much as its keyframes, so a keyframe is not
+//! trusted for what the file says of it: [`Player::new`] plays the whole replay once from a
+//! fresh game, and trusts a keyframe only when its state hashes as the state that play
+//! reached at its frame. Only states a game really reached are ever loaded, and a seek lands
+//! on exactly the state that playing from the start reaches, whatever the file holds.
 
 use sim::{Game, Settings, SettingsError, StateHash};
 
@@ -31,33 +32,37 @@ pub struct Seek {
 }
 
 impl Player {
-    /// Starts at frame 0.
+    /// Plays the whole replay once (to learn which keyframes to trust, and where it first
+    /// diverges from its recorded hashes, if it does), then stands at frame 0.
     ///
     /// # Errors
     /// When the header's settings are invalid (a replay that was read has valid ones).
     pub fn new(replay: Replay) -> Result<Player, SettingsError> {
         let settings = replay.header.settings()?;
-        let game = Game::new(settings);
-        let initial = game.hash();
-        let trusted = replay
-            .keyframes
-            .iter()
-            .enumerate()
-            .filter(|(_, k)| {
-                let expected = match k.frame {
-                    0 => Some(initial),
-                    f => replay.hashes.get(f as usize - 1).copied(),
-                };
-                expected == Some(k.snapshot.hash()) && k.snapshot.frame() == k.frame
-            })
-            .map(|(i, _)| i)
-            .collect();
+        let mut game = Game::new(settings);
+        let mut trusted = Vec::new();
+        let mut diverged = None;
+        let mut keyframes = replay.keyframes.iter().enumerate().peekable();
+        for frame in 0..=replay.frames() {
+            while let Some((i, k)) = keyframes.next_if(|(_, k)| k.frame <= frame) {
+                if k.frame == frame && k.snapshot.hash() == game.hash() {
+                    trusted.push(i);
+                }
+            }
+            let Some(inputs) = replay.inputs.get(frame as usize) else {
+                break;
+            };
+            let hash = game.advance(inputs);
+            if diverged.is_none() && replay.hashes.get(frame as usize) != Some(&hash) {
+                diverged = Some(frame + 1);
+            }
+        }
         Ok(Player {
             replay,
             settings,
-            game,
+            game: Game::new(settings),
             trusted,
-            diverged: None,
+            diverged,
         })
     }
 
@@ -94,12 +99,12 @@ impl Player {
         }
     }
 
-    /// The first frame seen whose state did not hash as recorded.
+    /// The first frame whose state does not hash as recorded (known from the start).
     pub fn diverged(&self) -> Option<u32> {
         self.diverged
     }
 
-    /// Keyframes that can be seeked from (their state hashes as recorded).
+    /// Keyframes that can be seeked from (their state is the one play reaches).
     pub fn trusted_keyframes(&self) -> usize {
         self.trusted.len()
     }

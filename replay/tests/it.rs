@@ -232,7 +232,22 @@ fn seeking_anywhere_equals_playing_from_the_start() {
     let mut damaged = replay.clone();
     // Keyframe 5 (frame 1500) gets another frame's state: it must not be trusted.
     damaged.keyframes[5].snapshot = damaged.keyframes[4].snapshot.clone();
-    for (name, r, trusted, most) in [("intact", replay, 14, 300), ("damaged", damaged, 13, 600)] {
+    // A forged file: keyframe 5 holds a state no game reaches (a creep in lane 200), and the
+    // recorded hash of frame 1500 is made to match it, as whoever writes a file can do.
+    let mut forged = replay.clone();
+    let mut bytes = Vec::new();
+    forged.keyframes[5].snapshot.encode(&mut bytes);
+    let lane = 8 + std::mem::size_of::<sim::Globals>() + 4 + 21;
+    bytes[lane] = 200;
+    let bad = sim::Snapshot::decode(&bytes).expect("decodes");
+    forged.hashes[1499] = bad.hash();
+    forged.keyframes[5].snapshot = bad;
+    let cases = [
+        ("intact", replay, 14, 300),
+        ("damaged", damaged, 13, 600),
+        ("forged", forged, 13, 600),
+    ];
+    for (name, r, trusted, most) in cases {
         let mut player = replay::Player::new(r).expect("player");
         assert_eq!(player.trusted_keyframes(), trusted, "{name}");
         let mut rng = oorandom::Rand32::new(seed);
@@ -270,6 +285,7 @@ fn seeking_anywhere_equals_playing_from_the_start() {
         // A seek past the end stops at the last frame.
         player.seek(frames + 50);
         assert_eq!(player.frame(), frames);
-        assert_eq!(player.diverged(), None, "{name}");
+        let diverged = if name == "forged" { Some(1500) } else { None };
+        assert_eq!(player.diverged(), diverged, "{name}");
     }
 }

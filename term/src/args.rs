@@ -60,6 +60,31 @@ pub struct RecordArgs {
 }
 
 impl RecordArgs {
+    /// Refuses a `--record PATH` that cannot be written (a directory, or in a directory that
+    /// does not exist), before any match or lobby starts: a usage error, exit 2.
+    pub fn check(&self, sub: &str) {
+        let Some(path) = &self.record else {
+            return;
+        };
+        let parent = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        if path.is_dir() {
+            usage_error(sub, &format!("--record {}: is a directory", path.display()));
+        }
+        if !parent.is_dir() {
+            usage_error(
+                sub,
+                &format!(
+                    "--record {}: the directory {} does not exist",
+                    path.display(),
+                    parent.display()
+                ),
+            );
+        }
+    }
+
     /// What to record.
     pub fn target(&self) -> crate::record::Target {
         match (&self.record, self.no_record) {

@@ -15,6 +15,7 @@ use crate::record::{MatchInfo, Recording};
 
 /// Runs the match and prints the summary; exit 0 when all peers agreed, 1 on a desync.
 pub fn run(args: &DemoArgs) -> Result<ExitCode> {
+    args.recording.check("demo");
     if let Some((peer, _)) = args.inject_desync {
         if peer >= args.peers {
             args::usage_error(
@@ -70,11 +71,15 @@ pub fn run(args: &DemoArgs) -> Result<ExitCode> {
     let mut recording = recording;
     let outcome = run_observed(&options, &mut recording);
     let written = recording.finish();
-    let report = outcome?;
+    let report = match outcome {
+        Ok(report) => report,
+        Err(err) => {
+            print_lines(&written);
+            return Err(err.into());
+        }
+    };
     print_summary(&report);
-    for line in written {
-        println!("{line}");
-    }
+    print_lines(&written);
     Ok(if report.agreed() {
         ExitCode::SUCCESS
     } else {
@@ -151,7 +156,13 @@ fn live_local<T: Transport>(
     let outcome = live::play(&mut tui, &mut driver, "connected; press ? for the keys");
     drop(tui);
     let written = driver.take_recording().finish();
-    let outcome = outcome?;
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(err) => {
+            print_lines(&written);
+            return Err(err);
+        }
+    };
     let summary = driver.summary(&driver.view());
     let waited = driver.waited();
     drop(driver);
@@ -169,7 +180,7 @@ fn live_local<T: Transport>(
             me.current_frame(),
             me.confirmed_frame()
         );
-        written.iter().for_each(|line| println!("{line}"));
+        print_lines(&written);
         return Ok(ExitCode::SUCCESS);
     }
     println!("{}", summary.result);
@@ -184,10 +195,17 @@ fn live_local<T: Transport>(
         if agreed { "yes" } else { "no" },
         summary.hash
     );
-    written.iter().for_each(|line| println!("{line}"));
+    print_lines(&written);
     Ok(if agreed {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Prints what the recording wrote (the replay, bundles), one line each.
+pub fn print_lines(lines: &[String]) {
+    for line in lines {
+        println!("{line}");
+    }
 }

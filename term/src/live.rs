@@ -358,10 +358,7 @@ impl<T: Transport> Driver for LocalDriver<'_, T> {
 
     fn finished(&self) -> bool {
         let target = self.options.frames as i32;
-        self.m
-            .sessions
-            .iter()
-            .all(|s| s.confirmed_hash(target).is_some())
+        self.m.sessions.iter().all(|s| s.reached(target))
     }
 
     fn summary(&self, end: &View) -> Summary {

@@ -22,6 +22,7 @@ use net::transport::Transport;
 use net::udp::SecureSocket;
 
 use crate::args::{self, HostArgs, JoinArgs, SignalArgs};
+use crate::demo::print_lines;
 use crate::live::{self, LobbyWatch, PlannedDriver, Tui};
 use crate::lobby_ui::{Code, LobbyScreen, SeatLine, SeatState};
 use crate::record::{MatchInfo, Recording, Target};
@@ -151,11 +152,15 @@ where
     let mut recording = recording_for(record.0, record.1, plan)?;
     let report = play_plan(net, plan, LINGER, print_event, &mut recording);
     let written = recording.finish();
-    let report = report?;
+    let report = match report {
+        Ok(report) => report,
+        Err(err) => {
+            print_lines(&written);
+            return Err(err.into());
+        }
+    };
     finish_lines(&report);
-    for line in written {
-        println!("{line}");
-    }
+    print_lines(&written);
     Ok(report)
 }
 
@@ -183,7 +188,13 @@ fn play_live<T: Transport>(
     let outcome = live::play(&mut tui, &mut driver, &greeting);
     drop(tui);
     let written = driver.take_recording().finish();
-    let outcome = outcome?;
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(err) => {
+            print_lines(&written);
+            return Err(err);
+        }
+    };
     let planned = driver.planned();
     if plan.seat.is_some() {
         planned.settle(Duration::from_millis(300));
@@ -198,12 +209,12 @@ fn play_live<T: Transport>(
             planned.current_frame(),
             plan.frames
         );
-        written.iter().for_each(|line| println!("{line}"));
+        print_lines(&written);
         return Ok(ExitCode::SUCCESS);
     }
     let report = planned.report();
     finish_lines(&report);
-    written.iter().for_each(|line| println!("{line}"));
+    print_lines(&written);
     Ok(exit_code(&report))
 }
 
@@ -218,6 +229,7 @@ fn joiner_screen(title: String) -> LobbyScreen {
 }
 
 pub fn host(args: &HostArgs) -> Result<ExitCode> {
+    args.recording.check("host");
     if args.webrtc {
         return host_rtc(args);
     }
@@ -355,6 +367,7 @@ pub fn join(args: &JoinArgs, role: Role) -> Result<ExitCode> {
     } else {
         "spectate"
     };
+    args.recording.check(command);
     if looks_like_room(&args.code) {
         return join_rtc(args, role, command);
     }

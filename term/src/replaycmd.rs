@@ -73,6 +73,8 @@ fn info(file: &Path, json: bool) -> ExitCode {
         .map(|h| h.to_hex());
     let result = replay.end.map(|e| status_name(e.status));
     let problem = incompleteness(&replay);
+    // A match left before its planned end (a player quit) ends cleanly but early.
+    let ended_early = replay.end.is_some() && replay.frames() < h.frames_planned;
     if json {
         let value = serde_json::json!({
             "file": file.display().to_string(),
@@ -93,6 +95,7 @@ fn info(file: &Path, json: bool) -> ExitCode {
             "result": result,
             "last_hash": last_hash,
             "complete": problem.is_none(),
+            "ended_early": ended_early,
             "problem": problem,
         });
         println!("{value}");
@@ -131,6 +134,11 @@ fn info(file: &Path, json: bool) -> ExitCode {
         replay.keyframes.len()
     );
     match (result, &problem) {
+        (Some(result), None) if ended_early => println!(
+            "result: {result}, left at frame {} of the {} planned",
+            replay.frames(),
+            h.frames_planned
+        ),
         (Some(result), None) => println!("result: {result}"),
         (_, Some(problem)) => println!("incomplete: {problem}"),
         (None, None) => {}

@@ -303,3 +303,58 @@ fn a_verdict_comes_with_evidence() {
     assert_eq!(state_hash(0), state_hash(2));
     assert_ne!(state_hash(0), state_hash(1));
 }
+
+/// A peer that only polls once it is past the last frame still confirms it (through the
+/// other's inputs), but frames a poll confirms are handed out only after its next advance:
+/// `reached` waits for them, and stepping on hands out every frame, in order.
+#[test]
+fn reached_waits_for_every_frame_to_be_handed_out() {
+    let target = 300;
+    let mut o = options(2, target as u32, 8);
+    o.latency = Duration::from_millis(15);
+    let mut m = net::local::LocalMatch::start_udp(&o).expect("start");
+    let mut seen = Collect::default();
+    m.observe_with(&seen);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut polled_past = false;
+    while !(m.sessions[0].reached(target) && m.sessions[1].reached(target)) {
+        assert!(std::time::Instant::now() < deadline, "stalled");
+        for seat in 0..2 {
+            let session = &mut m.sessions[seat];
+            let frame = session.current_frame().max(0) as u32;
+            // Seat 0 stops advancing just past the target until seat 1 confirmed it.
+            let wait = seat == 0 && frame > target as u32 && !m.sessions[1].reached(target);
+            let session = &mut m.sessions[seat];
+            if wait {
+                session.poll();
+                polled_past = true;
+            } else {
+                session
+                    .step(o.bots.input(o.seed, frame, seat as u8))
+                    .expect("step");
+            }
+        }
+        m.report_to(&mut seen);
+        let handed = seen.frames.get(&Some(0)).map_or(0, Vec::len);
+        if m.sessions[0].reached(target) {
+            assert!(
+                handed >= target as usize,
+                "reached with {handed} frames out"
+            );
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert!(
+        polled_past,
+        "the test did not exercise polling past the target"
+    );
+    for seat in [Some(0), Some(1)] {
+        let frames = &seen.frames[&seat];
+        assert!(
+            frames.len() >= target as usize,
+            "{seat:?}: {}",
+            frames.len()
+        );
+        assert!(frames.iter().enumerate().all(|(i, c)| c.frame == i as i32));
+    }
+}

@@ -276,3 +276,60 @@ fn desync_bundles_name_the_flipped_field() {
     assert!(err.contains("bundle.json: line 1 column"), "{err}");
     let _ = std::fs::remove_dir_all(&home);
 }
+
+/// `--record` into a missing directory is a usage error before anything starts; a replay of
+/// a match left early says so in `replay info`.
+#[test]
+fn record_paths_are_checked_first_and_early_ends_are_told() {
+    for sub in [
+        &["demo", "--headless"][..],
+        &["host", "--headless"][..],
+        &["join", "--headless", "not-a-code"][..],
+    ] {
+        let mut args = sub.to_vec();
+        args.extend(["--record", "/nonexistent-dir-hltd/x.hltr"]);
+        let out = hltd(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("--record /nonexistent-dir-hltd/x.hltr: the directory /nonexistent-dir-hltd does not exist"),
+            "{args:?}: {err}"
+        );
+    }
+
+    // A replay whose match stopped at frame 300 of 900 planned.
+    let path = temp("early.hltr");
+    let header = replay::Header {
+        rules_version: sim::RULES_VERSION,
+        seed: 3,
+        players: 2,
+        scenario: sim::Scenario::Standard,
+        creeps: 0,
+        recorder: Some(0),
+        input_delay: 2,
+        max_prediction: 8,
+        frames_planned: 900,
+        keyframe_interval: 600,
+        kind: replay::MatchKind::Demo,
+    };
+    let file = std::fs::File::create(&path).expect("create");
+    let mut recorder = replay::Recorder::new(file, header).expect("recorder");
+    for _ in 0..300 {
+        recorder
+            .record(&[sim::Input::IDLE; 2], None)
+            .expect("record");
+    }
+    recorder.finish().expect("finish");
+    let file = path.to_str().expect("utf-8");
+    let info = hltd(&["replay", "info", file]);
+    let text = String::from_utf8_lossy(&info.stdout);
+    assert!(
+        text.contains("result: running, left at frame 300 of the 900 planned"),
+        "{text}"
+    );
+    let json = hltd(&["replay", "info", "--json", file]);
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON");
+    assert_eq!(value["ended_early"], true);
+    assert_eq!(value["complete"], true);
+    let _ = std::fs::remove_file(&path);
+}
