@@ -106,6 +106,28 @@ pub struct Header {
 pub const HEADER_LEN: usize = 30;
 
 impl Header {
+    /// The header of a match recorded without a network (`hltd sim --record`, the fuzzers):
+    /// seat 0 records, no GGRS settings.
+    pub fn offline(
+        settings: &sim::Settings,
+        frames_planned: u32,
+        keyframe_interval: u32,
+    ) -> Header {
+        Header {
+            rules_version: sim::RULES_VERSION,
+            seed: settings.seed(),
+            players: settings.players(),
+            scenario: settings.scenario(),
+            creeps: settings.creeps(),
+            recorder: Some(0),
+            input_delay: 0,
+            max_prediction: 0,
+            frames_planned,
+            keyframe_interval,
+            kind: MatchKind::Offline,
+        }
+    }
+
     /// The game settings the header implies.
     ///
     /// # Errors

@@ -39,6 +39,9 @@ pub struct Game {
     pub(crate) layout: u64,
     map: Map,
     scratch: Scratch,
+    /// Test support ([`Game::break_determinism`]): ticks this object simulated, which the
+    /// broken rule reads. Not game state, not saved: that is the bug.
+    flaw: Option<u64>,
 }
 
 /// Per-tick working memory, reused so a steady-state tick does not allocate. Not game state.
@@ -93,6 +96,7 @@ impl Game {
             layout: fresh_layout(),
             map: Map::new(),
             scratch: Scratch::default(),
+            flaw: None,
         };
         let players = usize::from(settings.players());
         for gold in &mut game.globals.gold[..players] {
@@ -138,9 +142,24 @@ impl Game {
             self.bury_dead();
             self.update_status();
         }
+        if let Some(ticks) = self.flaw.as_mut() {
+            *ticks += 1;
+            if *ticks % 53 == 0 {
+                self.globals.kills = self.globals.kills.wrapping_add(1);
+            }
+        }
         self.globals.frame = self.globals.frame.wrapping_add(1);
         self.rehash();
         self.hash
+    }
+
+    /// **Test support; the game never calls it.** Breaks determinism the way rollback games
+    /// usually break: from now on a rule depends on state outside the snapshot (how many
+    /// ticks this `Game` object simulated, re-simulations included: every 53rd adds a kill; prime, so it cannot fall into step with any check distance).
+    /// A game that rolls back, or peers that rolled back different amounts, then diverge.
+    /// The fuzzers' tests use it to prove their oracles fire.
+    pub fn break_determinism(&mut self) {
+        self.flaw.get_or_insert(0);
     }
 
     /// Hash of the current state.

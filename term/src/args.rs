@@ -32,6 +32,51 @@ pub enum Command {
     /// Read desync bundles (written when a peer finds that confirmed states differ).
     #[command(subcommand)]
     Desync(DesyncCommand),
+    /// Hunt for desyncs: random inputs and settings through GGRS sync-tests, or peers over a
+    /// simulated faulty network.
+    #[command(subcommand)]
+    Fuzz(FuzzCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FuzzCommand {
+    /// Random inputs (and random settings, unless fixed) through GGRS sync-test sessions of
+    /// the real game: every rollback must reproduce the same hashes.
+    Synctest(SynctestArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SynctestArgs {
+    /// Seeds to run, from --first-seed on.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub seeds: u64,
+    /// The first seed of --seeds.
+    #[arg(long, default_value_t = 0)]
+    pub first_seed: u64,
+    /// Run this one seed (what a failure's rerun line uses).
+    #[arg(long, conflicts_with_all = ["seeds", "first_seed"])]
+    pub seed: Option<u64>,
+    /// Players, 1 to 4 (default: picked per seed).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=4))]
+    pub players: Option<u32>,
+    /// GGRS check distance, 1 to 7 (default: picked per seed).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=7))]
+    pub check_distance: Option<u32>,
+    /// Frames per seed.
+    #[arg(long, default_value_t = 600, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub frames: u32,
+    /// Scenario (default: picked per seed, mostly standard).
+    #[arg(long, value_enum)]
+    pub scenario: Option<ScenarioArg>,
+    /// Creeps of a swarm (default: picked per seed).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=i64::from(sim::rules::MAX_CREEPS)))]
+    pub creeps: Option<u32>,
+    /// Where failing seeds' replays go (default: fuzz/ in the replay directory).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<std::path::PathBuf>,
+    /// Test support: break the game's determinism, to see the oracle fire.
+    #[arg(long, hide = true)]
+    pub break_determinism: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -2,6 +2,7 @@
 
 mod args;
 mod demo;
+mod fuzzcmd;
 mod live;
 mod lobby_ui;
 mod netcmd;
@@ -37,6 +38,7 @@ fn main() -> std::process::ExitCode {
         Command::Sim(args) => run_sim(&args).map(|()| std::process::ExitCode::SUCCESS),
         Command::Replay(command) => Ok(replaycmd::run(&command)),
         Command::Desync(command) => Ok(replaycmd::desync(&command)),
+        Command::Fuzz(command) => fuzzcmd::run(&command),
     };
     match result {
         Ok(code) => code,

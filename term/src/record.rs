@@ -251,20 +251,7 @@ pub fn create_offline(
     settings: &sim::Settings,
     frames: u32,
 ) -> Result<Recorder<BufWriter<File>>> {
-    let header = Header {
-        rules_version: sim::RULES_VERSION,
-        seed: settings.seed(),
-        players: settings.players(),
-        scenario: settings.scenario(),
-        creeps: settings.creeps(),
-        recorder: Some(0),
-        input_delay: 0,
-        max_prediction: 0,
-        frames_planned: frames,
-        keyframe_interval: KEYFRAME_INTERVAL,
-        kind: MatchKind::Offline,
-    };
-    create(path, header)
+    create(path, Header::offline(settings, frames, KEYFRAME_INTERVAL))
 }
 
 impl Observer for Recording {

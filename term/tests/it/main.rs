@@ -1,5 +1,6 @@
 //! The `hltd` binary, run as a user runs it.
 
+mod fuzz;
 mod network;
 mod replay;
 mod tui;
