@@ -18,6 +18,7 @@ pub mod rtc;
 pub mod secure;
 pub mod session;
 pub mod signal;
+pub mod simnet;
 pub mod synctest;
 pub mod transport;
 pub mod udp;

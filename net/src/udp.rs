@@ -128,9 +128,31 @@ impl Bucket {
     }
 }
 
+/// Where datagrams go: the OS's UDP, or a simulated network (fuzzing).
+enum Wire {
+    Os(UdpSocket),
+    Sim(crate::simnet::Port),
+}
+
+impl Wire {
+    fn send_to(&self, datagram: &[u8], to: SocketAddr) -> std::io::Result<usize> {
+        match self {
+            Wire::Os(socket) => socket.send_to(datagram, to),
+            Wire::Sim(port) => port.send_to(datagram, to),
+        }
+    }
+
+    fn recv_from(&self, buf: &mut [u8]) -> std::io::Result<(usize, SocketAddr)> {
+        match self {
+            Wire::Os(socket) => socket.recv_from(buf),
+            Wire::Sim(port) => port.recv_from(buf),
+        }
+    }
+}
+
 /// The socket and everything it knows. Shared through [`Net`].
 pub struct SecureSocket {
-    socket: UdpSocket,
+    socket: Wire,
     local: SocketAddr,
     psk: [u8; 32],
     digest: [u8; DIGEST_LEN],
@@ -180,8 +202,20 @@ impl SecureSocket {
         let socket = UdpSocket::bind(addr).map_err(|error| SocketError::Bind { addr, error })?;
         socket.set_nonblocking(true).map_err(SocketError::Setup)?;
         let local = socket.local_addr().map_err(SocketError::Setup)?;
+        Ok(Self::on_wire(Wire::Os(socket), local, psk, digest))
+    }
+
+    /// A socket on a port of a simulated network ([`crate::simnet`]): the same encryption,
+    /// checks and counters, no OS socket.
+    pub fn on_simnet(net: &crate::simnet::SimNet, psk: [u8; 32], digest: [u8; DIGEST_LEN]) -> Net {
+        let port = net.port();
+        let local = port.local_addr();
+        Self::on_wire(Wire::Sim(port), local, psk, digest)
+    }
+
+    fn on_wire(socket: Wire, local: SocketAddr, psk: [u8; 32], digest: [u8; DIGEST_LEN]) -> Net {
         let now = Instant::now();
-        Ok(Rc::new(RefCell::new(SecureSocket {
+        Rc::new(RefCell::new(SecureSocket {
             socket,
             local,
             psk,
@@ -197,7 +231,7 @@ impl SecureSocket {
             buf: vec![0; DATAGRAM_MAX + 1],
             plain: Vec::with_capacity(DATAGRAM_MAX),
             wire: Vec::with_capacity(DATAGRAM_MAX),
-        })))
+        }))
     }
 
     /// The address it is bound to.
