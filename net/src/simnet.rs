@@ -69,13 +69,15 @@ impl Partition {
     }
 }
 
+/// Datagrams on their way to one port: (delivery time, sequence) -> (source, datagram).
+type Queue = BTreeMap<(u64, u64), (SocketAddr, Vec<u8>)>;
+
 struct Inner {
     now: u64,
     rng: oorandom::Rand64,
     faults: SimFaults,
     ports: Vec<SocketAddr>,
-    /// Per destination: (delivery time, sequence) -> (source, datagram).
-    queues: BTreeMap<SocketAddr, BTreeMap<(u64, u64), (SocketAddr, Vec<u8>)>>,
+    queues: BTreeMap<SocketAddr, Queue>,
     seq: u64,
     partition: Option<Partition>,
     next_partition: u64,
