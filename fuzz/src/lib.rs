@@ -3,6 +3,7 @@
 //! ([`netfuzz`]). Each case comes from one seed: the same seed gives the same settings, inputs
 //! and fault decisions, so a failure reruns with `--seed`.
 
+pub mod netfuzz;
 pub mod synctest;
 
 /// Mixes a seed with two more numbers into a well-spread 64-bit value (splitmix64 steps), so

@@ -68,3 +68,54 @@ fn cases_are_reproducible_from_their_command() {
     };
     assert_eq!(Case::new(7, &fixed), case, "{command}");
 }
+
+fn net_options(broken: bool) -> fuzz::netfuzz::NetOptions {
+    fuzz::netfuzz::NetOptions {
+        peers: Some(3),
+        frames: 300,
+        faults: net::simnet::SimFaults {
+            loss_ppm: 100_000,
+            dup_ppm: 20_000,
+            reorder_ppm: 50_000,
+            latency_us: 40_000,
+            jitter_us: 20_000,
+            partition_us: 300_000,
+        },
+        broken,
+    }
+}
+
+/// Network: over a lossy, laggy, partitioned simulated network, intact rules pass (with
+/// rollbacks); with the rules reading state outside the snapshot, peers that rolled back
+/// different amounts diverge and the oracle names the frame, with evidence from the peers.
+#[test]
+fn net_oracle_fires_only_on_broken_rules() {
+    for seed in 0..2 {
+        let case = fuzz::netfuzz::NetCase::new(seed, &net_options(false));
+        let (outcome, run) = case.run(false);
+        assert!(
+            outcome.is_ok(),
+            "seed {seed} ({}): {outcome:?}",
+            case.command()
+        );
+        assert!(run.confirmed.iter().all(|c| c.len() >= 300), "seed {seed}");
+        let rollbacks: u64 = run.work.iter().map(|w| w.rollbacks).sum();
+        assert!(rollbacks > 0, "seed {seed}: the faults caused no rollbacks");
+        assert!(
+            run.stats.lost > 0 && run.stats.sent > 300,
+            "seed {seed}: {:?}",
+            run.stats
+        );
+
+        let (outcome, run) = case.run(true);
+        match outcome {
+            Err(fuzz::netfuzz::NetFailure::HashesDiffer { .. })
+            | Err(fuzz::netfuzz::NetFailure::Verdict { .. }) => {}
+            other => panic!(
+                "seed {seed} ({}): broken rules gave {other:?}",
+                case.command()
+            ),
+        }
+        assert!(!run.evidence.is_empty(), "seed {seed}: no evidence");
+    }
+}

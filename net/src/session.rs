@@ -182,6 +182,11 @@ pub struct Evidence<S> {
     pub state: Option<S>,
     /// The newest frame all peers agreed on, and our state of it when still kept.
     pub agreed: Option<(i32, Option<S>)>,
+    /// Our kept states from [`EVIDENCE_BEFORE`] frames before the verdict's frame to the
+    /// newest confirmed one, oldest first: peers' verdicts may name different frames (each
+    /// decides a frame once it has heard every checksum of it), and a report compares states
+    /// of the same frame.
+    pub around: Vec<(i32, S)>,
     /// Our hashes of recent confirmed frames, oldest first.
     pub hashes: Vec<(i32, [u8; 32])>,
 }
@@ -203,6 +208,8 @@ struct StateRing<S> {
 
 /// Hashes of this many frames before the verdict go into the evidence.
 pub const EVIDENCE_HASHES: i32 = 120;
+/// States of this many frames before the verdict go into the evidence.
+pub const EVIDENCE_BEFORE: i32 = 60;
 
 /// What one step did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -575,6 +582,11 @@ impl<G: Rollback + 'static, T: Transport> Session<G, T> {
         self.evidence = Some(Evidence {
             verdict: verdict.clone(),
             state: ring.states.get(&verdict.frame).cloned(),
+            around: ring
+                .states
+                .range(verdict.frame - EVIDENCE_BEFORE..=to)
+                .map(|(frame, state)| (*frame, state.clone()))
+                .collect(),
             agreed,
             hashes: self
                 .hashes

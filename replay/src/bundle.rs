@@ -9,7 +9,10 @@
 //!   inputs);
 //! - `state-<F>.bin`: the peer's own state at the verdict's frame `F`, in the canonical
 //!   encoding (the bytes its hash is taken over);
-//! - `agreed-<A>.bin`: its state at the last frame `A` all peers agreed on, when still kept.
+//! - `agreed-<A>.bin`: its state at the last frame `A` all peers agreed on, when still kept;
+//! - `state-<N>.bin` for the other frames it still kept around the verdict (listed in
+//!   `bundle.json`): peers' verdicts may name different frames, and a comparison needs the
+//!   two peers' states of the same frame.
 
 use std::path::{Path, PathBuf};
 
@@ -77,6 +80,18 @@ pub struct Meta {
     pub state_file: Option<String>,
     /// The file of our state at the agreed frame, if we still had it.
     pub agreed_file: Option<String>,
+    /// Our other states around the verdict.
+    #[serde(default)]
+    pub around_files: Vec<FrameFile>,
+}
+
+/// A state file and its frame.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FrameFile {
+    /// The frame.
+    pub frame: i32,
+    /// The file's name inside the bundle.
+    pub file: String,
 }
 
 /// What a peer knew, to be written as a bundle.
@@ -97,6 +112,8 @@ pub struct Evidence<'a> {
     pub agreed: Option<(i32, Option<&'a Snapshot>)>,
     /// Our hashes around the frame.
     pub hashes: &'a [(i32, [u8; 32])],
+    /// Our other states around the frame.
+    pub around: &'a [(i32, Snapshot)],
 }
 
 /// Why a bundle could not be written or read.
@@ -173,6 +190,17 @@ pub fn write(dir: &Path, evidence: &Evidence) -> Result<Meta, BundleError> {
         Some((frame, state)) => save(format!("agreed-{frame}.bin"), state)?,
         None => None,
     };
+    let mut around_files = Vec::new();
+    for (frame, state) in evidence.around {
+        let name = format!("state-{frame}.bin");
+        if *frame != evidence.frame {
+            save(name.clone(), Some(state))?;
+        }
+        around_files.push(FrameFile {
+            frame: *frame,
+            file: name,
+        });
+    }
     let meta = Meta {
         bundle_version: BUNDLE_VERSION,
         rules_version: evidence.header.rules_version,
@@ -202,6 +230,7 @@ pub fn write(dir: &Path, evidence: &Evidence) -> Result<Meta, BundleError> {
         replay_frames: frames as u32,
         state_file,
         agreed_file,
+        around_files,
     };
     let meta_path = dir.join(META_FILE);
     let text =
@@ -223,6 +252,8 @@ pub struct Bundle {
     pub state: Option<Snapshot>,
     /// Our state at the agreed frame.
     pub agreed: Option<Snapshot>,
+    /// Every state the bundle holds, by frame (the verdict's, the agreed one's, the others).
+    pub states: std::collections::BTreeMap<i32, Snapshot>,
 }
 
 /// Reads the bundle in directory `path` (or whose `bundle.json` is `path`).
@@ -277,12 +308,22 @@ pub fn open(path: &Path) -> Result<Bundle, BundleError> {
     };
     let state_snapshot = state(&meta.state_file)?;
     let agreed = state(&meta.agreed_file)?;
+    let mut states = std::collections::BTreeMap::new();
+    for extra in &meta.around_files {
+        if let Some(snapshot) = state(&Some(extra.file.clone()))? {
+            states.insert(extra.frame, snapshot);
+        }
+    }
+    for snapshot in state_snapshot.iter().chain(&agreed) {
+        states.insert(snapshot.frame() as i32, snapshot.clone());
+    }
     Ok(Bundle {
         dir,
         meta,
         replay,
         state: state_snapshot,
         agreed,
+        states,
     })
 }
 
@@ -352,15 +393,27 @@ pub fn compare(a: &Bundle, b: &Bundle) -> Comparison {
                 .position(|(p, q)| p != q)
                 .map(|seat| (frame as u32, seat))
         });
-    let pairs = [
-        (a.state.as_ref(), b.state.as_ref()),
-        (a.agreed.as_ref(), b.agreed.as_ref()),
-    ];
-    match pairs
-        .into_iter()
-        .find_map(|(x, y)| x.zip(y).filter(|(x, y)| x.frame() == y.frame()))
-    {
-        Some((x, y)) => out.state_difference = Some((x.frame() as i32, x.diff(y))),
+    // States of the same frame: the first whose hashes differ if both have it, else the
+    // first both have after it, else the newest both have before it.
+    let common: Vec<i32> = a
+        .states
+        .keys()
+        .filter(|f| b.states.contains_key(f))
+        .copied()
+        .collect();
+    let from = out
+        .first_hash_difference
+        .as_ref()
+        .map_or(a.meta.verdict_frame, |(frame, _, _)| *frame);
+    let frame = common
+        .iter()
+        .find(|&&f| f >= from)
+        .or_else(|| common.last())
+        .copied();
+    match frame {
+        Some(frame) => {
+            out.state_difference = Some((frame, a.states[&frame].diff(&b.states[&frame])))
+        }
         None => out
             .notes
             .push("no state of the same frame in both bundles to compare".into()),

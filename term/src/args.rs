@@ -43,10 +43,55 @@ pub enum FuzzCommand {
     /// Random inputs (and random settings, unless fixed) through GGRS sync-test sessions of
     /// the real game: every rollback must reproduce the same hashes.
     Synctest(SynctestArgs),
+    /// 2 to 4 peers (real GGRS sessions, real encryption) over a simulated network whose
+    /// loss, duplication, reordering, latency, jitter and partitions come from the seed:
+    /// every peer must confirm the same hashes and reach the last frame.
+    Net(NetFuzzArgs),
 }
 
 #[derive(Debug, clap::Args)]
-pub struct SynctestArgs {
+pub struct NetFuzzArgs {
+    #[command(flatten)]
+    pub seeds: SeedArgs,
+    /// Peers, 2 to 4 (default: picked per seed).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(2..=4))]
+    pub peers: Option<u32>,
+    /// Frames every peer must reach.
+    #[arg(long, default_value_t = 600, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub frames: u32,
+    /// Probability that a datagram is lost, 0 to 1.
+    #[arg(long, default_value = "0", value_parser = parse_probability_ppm)]
+    pub loss: u32,
+    /// Probability that a datagram arrives twice.
+    #[arg(long, default_value = "0", value_parser = parse_probability_ppm)]
+    pub dup: u32,
+    /// Probability that a datagram is held back and overtaken.
+    #[arg(long, default_value = "0", value_parser = parse_probability_ppm)]
+    pub reorder: u32,
+    /// Delay of every datagram, in milliseconds.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=2000))]
+    pub latency: u64,
+    /// Up to this much more delay, in milliseconds.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=2000))]
+    pub jitter: u64,
+    /// Partitions of this many milliseconds, one every 2 to 6 seconds (0: none).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=10_000))]
+    pub partition: u64,
+    /// Seeds run at once (each case spends most of its wall time waiting on retry timers).
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub jobs: u32,
+    /// Where failing seeds' replays and desync bundles go (default: fuzz/ in the replay
+    /// directory).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<std::path::PathBuf>,
+    /// Test support: break the game's determinism, to see the oracle fire.
+    #[arg(long, hide = true)]
+    pub break_determinism: bool,
+}
+
+/// Which seeds a fuzzer runs.
+#[derive(Debug, clap::Args)]
+pub struct SeedArgs {
     /// Seeds to run, from --first-seed on.
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub seeds: u64,
@@ -56,6 +101,22 @@ pub struct SynctestArgs {
     /// Run this one seed (what a failure's rerun line uses).
     #[arg(long, conflicts_with_all = ["seeds", "first_seed"])]
     pub seed: Option<u64>,
+}
+
+impl SeedArgs {
+    /// The seeds, in order.
+    pub fn list(&self) -> Vec<u64> {
+        match self.seed {
+            Some(seed) => vec![seed],
+            None => (0..self.seeds).map(|i| self.first_seed + i).collect(),
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SynctestArgs {
+    #[command(flatten)]
+    pub seeds: SeedArgs,
     /// Players, 1 to 4 (default: picked per seed).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=4))]
     pub players: Option<u32>,

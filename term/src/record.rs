@@ -329,6 +329,7 @@ impl Observer for Recording {
                             .as_ref()
                             .map(|(frame, state)| (*frame, state.as_ref())),
                         hashes: &evidence.hashes,
+                        around: &evidence.around,
                     },
                 )
                 .map_err(anyhow::Error::from)
