@@ -289,3 +289,49 @@ fn seeking_anywhere_equals_playing_from_the_start() {
         assert_eq!(player.diverged(), diverged, "{name}");
     }
 }
+
+/// The cross-target corpus (`fuzz/corpus/replays`, checked on i686 and wasm32 by `.ci/run`)
+/// still re-simulates natively to its recorded hashes and expected final hashes: a change of
+/// the rules without regenerating it fails here first.
+#[test]
+fn the_cross_target_corpus_verifies_natively() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/replays");
+    let expected = std::fs::read_to_string(dir.join("EXPECTED")).expect("EXPECTED");
+    let mut kinds = std::collections::BTreeSet::new();
+    let mut count = 0;
+    for line in expected
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let [name, frames, hash] = fields[..] else {
+            panic!("bad EXPECTED line {line:?}");
+        };
+        let replay = read(&std::fs::read(dir.join(name)).expect(name)).expect(name);
+        kinds.insert((replay.header.players, replay.header.scenario as u8));
+        match verify(&replay) {
+            Verdict::Ok { frames: f, hash: h } => {
+                assert_eq!(
+                    (f.to_string(), h.to_hex()),
+                    (frames.into(), hash.into()),
+                    "{name}"
+                );
+            }
+            other => panic!(
+                "{name}: {other:?} (regenerate: cargo run --release -p fuzz --example make_corpus)"
+            ),
+        }
+        count += 1;
+    }
+    assert!(count >= 20, "{count} replays");
+    for players in 1..=4 {
+        assert!(
+            kinds.contains(&(players, Scenario::Standard as u8)),
+            "{players} players"
+        );
+    }
+    assert!(
+        kinds.iter().any(|k| k.1 == Scenario::Swarm as u8),
+        "a swarm"
+    );
+}
