@@ -3,6 +3,7 @@
 //! ([`netfuzz`]). Each case comes from one seed: the same seed gives the same settings, inputs
 //! and fault decisions, so a failure reruns with `--seed`.
 
+pub mod decoders;
 pub mod netfuzz;
 pub mod synctest;
 

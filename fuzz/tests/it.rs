@@ -119,3 +119,25 @@ fn net_oracle_fires_only_on_broken_rules() {
         assert!(!run.evidence.is_empty(), "seed {seed}: no evidence");
     }
 }
+
+/// Every file of every cargo-fuzz target's corpus (`fuzz/targets/corpus/<target>`: the seeds,
+/// and any input a fuzzing run found and someone committed) runs clean on stable.
+#[test]
+fn corpus_files_run_clean() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("targets/corpus");
+    let mut files = 0;
+    for (name, target) in fuzz::decoders::TARGETS {
+        let dir = root.join(name);
+        let entries =
+            std::fs::read_dir(&dir).unwrap_or_else(|err| panic!("{}: {err}", dir.display()));
+        let mut here = 0;
+        for entry in entries {
+            let path = entry.expect("entry").path();
+            target(&std::fs::read(&path).expect("read"));
+            here += 1;
+        }
+        assert!(here > 0, "{name}: an empty corpus");
+        files += here;
+    }
+    assert!(files >= 7, "{files}");
+}

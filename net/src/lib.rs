@@ -14,9 +14,11 @@ pub mod invite;
 pub mod lobby;
 pub mod local;
 pub mod netns;
+#[cfg(feature = "webrtc")]
 pub mod rtc;
 pub mod secure;
 pub mod session;
+#[cfg(feature = "webrtc")]
 pub mod signal;
 pub mod simnet;
 pub mod synctest;

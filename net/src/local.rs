@@ -11,13 +11,17 @@ use sim::{Game, Input, Script, Settings};
 
 use crate::consensus::Verdict;
 use crate::game::Rollback;
-use crate::invite::{RoomCode, Secret};
+#[cfg(feature = "webrtc")]
+use crate::invite::RoomCode;
+use crate::invite::Secret;
 use crate::lobby::Plan;
+#[cfg(feature = "webrtc")]
 use crate::rtc::{room_url, IceServers, RtcError, RtcSocket};
 use crate::session::{
     config_digest, Confirmed, Evidence, PeerStats, Seat, Session, SessionError, SessionEvent,
     SessionOptions, Spectator, Step, Work,
 };
+#[cfg(feature = "webrtc")]
 use crate::signal::{EmbeddedSignal, SignalError};
 use crate::transport::{Faults, Transport};
 use crate::udp::{Net, SecureSocket, SocketError};
@@ -137,9 +141,11 @@ pub enum LocalMatchError {
     #[error("peers did not connect within {0:?}")]
     ConnectTimeout(Duration),
     /// A WebRTC socket could not start.
+    #[cfg(feature = "webrtc")]
     #[error(transparent)]
     Rtc(#[from] RtcError),
     /// The signaling server could not start.
+    #[cfg(feature = "webrtc")]
     #[error(transparent)]
     Signal(#[from] SignalError),
     /// The match made no progress in time.
@@ -226,9 +232,14 @@ pub fn run_observed(
         LocalTransport::Udp => {
             play_local(options, LocalMatch::start_udp(options)?, started, observer)
         }
+        #[cfg(feature = "webrtc")]
         LocalTransport::WebRtc => {
             play_local(options, LocalMatch::start_rtc(options)?, started, observer)
         }
+        #[cfg(not(feature = "webrtc"))]
+        LocalTransport::WebRtc => Err(LocalMatchError::Stalled(
+            "this build has no WebRTC (net's `webrtc` feature)".into(),
+        )),
     }
 }
 
@@ -242,6 +253,7 @@ pub struct LocalMatch<T: Transport> {
     /// Time from creating the sockets to every link up.
     pub connect_time: Duration,
     /// The signaling server of a WebRTC match, kept for the match's length.
+    #[cfg(feature = "webrtc")]
     signal: Option<EmbeddedSignal>,
 }
 
@@ -304,6 +316,7 @@ impl LocalMatch<SecureSocket> {
     }
 }
 
+#[cfg(feature = "webrtc")]
 impl LocalMatch<RtcSocket> {
     /// Starts a match over WebRTC on this machine, through a signaling server embedded for
     /// the match's length (`options.transport` is not consulted).
@@ -424,6 +437,7 @@ fn start_local<T: Transport>(
         sessions,
         spectator,
         connect_time,
+        #[cfg(feature = "webrtc")]
         signal: None,
     })
 }
@@ -452,7 +466,7 @@ fn play_local_observed<T: Transport>(
         sessions,
         spectator,
         connect_time,
-        signal: _,
+        ..
     } = m;
     let connect_time = *connect_time;
 

@@ -3,4 +3,5 @@
 mod hostile;
 mod local;
 mod synctest;
+#[cfg(feature = "webrtc")]
 mod webrtc;
