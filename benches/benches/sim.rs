@@ -66,9 +66,34 @@ fn snapshot(c: &mut Criterion) {
     group.finish();
 }
 
+/// One full rollback as GGRS asks for it: load a snapshot 8 frames back, then 8 times tick
+/// (which ends with the state hash) and save (the budget is one 60 Hz frame, 16.6 ms).
+fn rollback8(c: &mut Criterion) {
+    let mut group = c.benchmark_group("rollback");
+    group.sample_size(10);
+    for (creeps, name) in SIZES {
+        let mut game = benches::swarm(creeps, 30);
+        let start = game.save();
+        let mut saves: Vec<sim::Snapshot> = (0..8).map(|_| game.save()).collect();
+        let mut inputs = [Input::IDLE; 4];
+        group.bench_function(format!("rollback8_{name}"), |b| {
+            b.iter(|| {
+                game.load(&start);
+                for save in &mut saves {
+                    Script::Random.inputs(1, game.frame(), &mut inputs);
+                    // The tick ends with the state's hash (what a session sends as checksum).
+                    black_box(game.advance(&inputs));
+                    game.save_into(save);
+                }
+            })
+        });
+    }
+    group.finish();
+}
+
 fn blake3_raw(bytes: &[u8]) -> [u8; 32] {
     *blake3::hash(bytes).as_bytes()
 }
 
-criterion_group!(benches, tick, snapshot);
+criterion_group!(benches, tick, snapshot, rollback8);
 criterion_main!(benches);
