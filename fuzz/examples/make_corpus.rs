@@ -12,7 +12,7 @@ use std::path::Path;
 
 use fuzz::netfuzz::{NetCase, NetOptions};
 use net::simnet::SimFaults;
-use sim::{Game, Script, Settings};
+use sim::{Script, Settings};
 
 fn main() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/replays");
@@ -32,16 +32,8 @@ fn main() {
                    inputs: &dyn Fn(u32, usize) -> sim::Input,
                    frames: u32| {
         let path = dir.join(&name);
-        fuzz::record_inputs(&path, settings, frames, inputs).expect("write a replay");
-        let mut game = Game::new(settings);
-        let mut row = vec![sim::Input::IDLE; usize::from(settings.players())];
-        for frame in 0..frames {
-            for (seat, input) in row.iter_mut().enumerate() {
-                *input = inputs(frame, seat);
-            }
-            game.advance(&row);
-        }
-        writeln!(expected, "{name} {frames} {}", game.hash()).expect("a string");
+        let hash = fuzz::record_inputs(&path, settings, frames, inputs).expect("write a replay");
+        writeln!(expected, "{name} {frames} {hash}").expect("a string");
         println!("{name}: {frames} frames");
     };
 

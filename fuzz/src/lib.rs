@@ -37,7 +37,8 @@ pub fn input(seed: u64, frame: u32, seat: usize) -> sim::Input {
     }
 }
 
-/// Records the inputs of `frames` frames of a case as a replay (offline kind) at `path`.
+/// Records the inputs of `frames` frames of a case as a replay (offline kind) at `path`, and
+/// gives the hash of the last state.
 ///
 /// # Errors
 /// When the settings are invalid or the file cannot be written.
@@ -46,7 +47,7 @@ pub fn record_inputs(
     settings: sim::Settings,
     frames: u32,
     mut input_of: impl FnMut(u32, usize) -> sim::Input,
-) -> Result<(), replay::RecordError> {
+) -> Result<sim::StateHash, replay::RecordError> {
     let header = replay::Header::offline(&settings, frames, 600);
     let file = std::fs::File::create(path)?;
     let mut recorder = replay::Recorder::new(std::io::BufWriter::new(file), header)?;
@@ -58,6 +59,7 @@ pub fn record_inputs(
         }
         recorder.record(&inputs, None)?;
     }
+    let hash = recorder.game().hash();
     recorder.finish()?;
-    Ok(())
+    Ok(hash)
 }

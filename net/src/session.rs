@@ -178,8 +178,6 @@ pub struct Confirmed<I> {
 pub struct Evidence<S> {
     /// The disagreement.
     pub verdict: Verdict,
-    /// Our saved state of the verdict's frame, when it was still kept.
-    pub state: Option<S>,
     /// The newest frame all peers agreed on, and our state of it when still kept.
     pub agreed: Option<(i32, Option<S>)>,
     /// Our kept states from [`EVIDENCE_BEFORE`] frames before the verdict's frame to the
@@ -189,6 +187,17 @@ pub struct Evidence<S> {
     pub around: Vec<(i32, S)>,
     /// Our hashes of recent confirmed frames, oldest first.
     pub hashes: Vec<(i32, [u8; 32])>,
+}
+
+impl<S> Evidence<S> {
+    /// Our saved state of the verdict's frame, when it was still kept (one of
+    /// [`Evidence::around`]).
+    pub fn state(&self) -> Option<&S> {
+        self.around
+            .iter()
+            .find(|(frame, _)| *frame == self.verdict.frame)
+            .map(|(_, state)| state)
+    }
 }
 
 /// Confirmed inputs on their way out, and the inputs of frames not yet confirmed.
@@ -581,7 +590,6 @@ impl<G: Rollback + 'static, T: Transport> Session<G, T> {
         let to = self.ggrs.confirmed_frame().max(verdict.frame);
         self.evidence = Some(Evidence {
             verdict: verdict.clone(),
-            state: ring.states.get(&verdict.frame).cloned(),
             around: ring
                 .states
                 .range(verdict.frame - EVIDENCE_BEFORE..=to)

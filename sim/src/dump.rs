@@ -189,30 +189,21 @@ fn records<T>(
 impl Snapshot {
     /// Every field of the state: the world's, then each creep's and tower's in storage order.
     pub fn fields(&self) -> Vec<Field> {
-        let mut out: Vec<Field> = globals_fields(self.globals())
-            .into_iter()
-            .map(|(field, value)| Field {
-                entity: Entity::World,
-                component: "Globals",
-                field,
-                value,
-            })
-            .collect();
-        for c in self.creep_records() {
-            out.extend(creep_fields(c).into_iter().map(|(field, value)| Field {
-                entity: Entity::Creep(c.uid),
-                component: "Creep",
+        let mut out = Vec::new();
+        let mut add = |entity, component, fields: Vec<(String, Value)>| {
+            out.extend(fields.into_iter().map(|(field, value)| Field {
+                entity,
+                component,
                 field,
                 value,
             }));
+        };
+        add(Entity::World, "Globals", globals_fields(self.globals()));
+        for c in self.creep_records() {
+            add(Entity::Creep(c.uid), "Creep", creep_fields(c));
         }
         for t in self.tower_records() {
-            out.extend(tower_fields(t).into_iter().map(|(field, value)| Field {
-                entity: Entity::Tower(t.uid),
-                component: "Tower",
-                field,
-                value,
-            }));
+            add(Entity::Tower(t.uid), "Tower", tower_fields(t));
         }
         out
     }

@@ -11,7 +11,7 @@ use net::transport::Transport;
 
 use crate::args::{self, DemoArgs};
 use crate::live::{self, Driver, LocalDriver, Tui};
-use crate::record::{MatchInfo, Recording};
+use crate::record::{print_lines, MatchInfo, Recording};
 
 /// Runs the match and prints the summary; exit 0 when all peers agreed, 1 on a desync.
 pub fn run(args: &DemoArgs) -> Result<ExitCode> {
@@ -70,14 +70,7 @@ pub fn run(args: &DemoArgs) -> Result<ExitCode> {
     }
     let mut recording = recording;
     let outcome = run_observed(&options, &mut recording);
-    let written = recording.finish();
-    let report = match outcome {
-        Ok(report) => report,
-        Err(err) => {
-            print_lines(&written);
-            return Err(err.into());
-        }
-    };
+    let (report, written) = recording.finish_after(outcome.map_err(anyhow::Error::from))?;
     print_summary(&report);
     print_lines(&written);
     Ok(if report.agreed() {
@@ -155,14 +148,7 @@ fn live_local<T: Transport>(
     let mut driver = LocalDriver::new(m, options, recording);
     let outcome = live::play(&mut tui, &mut driver, "connected; press ? for the keys");
     drop(tui);
-    let written = driver.take_recording().finish();
-    let outcome = match outcome {
-        Ok(outcome) => outcome,
-        Err(err) => {
-            print_lines(&written);
-            return Err(err);
-        }
-    };
+    let (outcome, written) = driver.take_recording().finish_after(outcome)?;
     let summary = driver.summary(&driver.view());
     let waited = driver.waited();
     drop(driver);
@@ -201,11 +187,4 @@ fn live_local<T: Transport>(
     } else {
         ExitCode::from(1)
     })
-}
-
-/// Prints what the recording wrote (the replay, bundles), one line each.
-pub fn print_lines(lines: &[String]) {
-    for line in lines {
-        println!("{line}");
-    }
 }

@@ -262,25 +262,13 @@ fn report_net_failure(
                 .iter()
                 .flat_map(|c| c.inputs.iter().copied())
                 .collect();
-            let header = replay::Header {
-                recorder: u8::try_from(*seat).ok(),
-                ..replay::Header::offline(&case.settings(), case.frames, 600)
-            };
-            replay::bundle::write(
-                &bundle,
-                &replay::bundle::Evidence {
-                    header,
-                    inputs: &inputs,
-                    frame: evidence.verdict.frame,
-                    diverged: evidence.verdict.diverged.clone(),
-                    checksums: evidence.verdict.checksums.clone(),
-                    state: evidence.state.as_ref(),
-                    agreed: evidence.agreed.as_ref().map(|(f, s)| (*f, s.as_ref())),
-                    hashes: &evidence.hashes,
-                    around: &evidence.around,
-                },
-            )
-            .with_context(|| format!("cannot write {}", bundle.display()))?;
+            let header = replay::Header::offline(
+                &case.settings(),
+                case.frames,
+                crate::record::KEYFRAME_INTERVAL,
+            );
+            crate::record::write_bundle(&bundle, header, *seat, &inputs, evidence)
+                .with_context(|| format!("cannot write {}", bundle.display()))?;
             lines.push(format!("  desync bundle: {}", bundle.display()));
         }
         Ok(lines)

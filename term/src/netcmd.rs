@@ -22,9 +22,9 @@ use net::transport::Transport;
 use net::udp::SecureSocket;
 
 use crate::args::{self, HostArgs, JoinArgs, SignalArgs};
-use crate::demo::print_lines;
 use crate::live::{self, LobbyWatch, PlannedDriver, Tui};
 use crate::lobby_ui::{Code, LobbyScreen, SeatLine, SeatState};
+use crate::record::print_lines;
 use crate::record::{MatchInfo, Recording, Target};
 use replay::MatchKind;
 
@@ -151,14 +151,7 @@ where
 {
     let mut recording = recording_for(record.0, record.1, plan)?;
     let report = play_plan(net, plan, LINGER, print_event, &mut recording);
-    let written = recording.finish();
-    let report = match report {
-        Ok(report) => report,
-        Err(err) => {
-            print_lines(&written);
-            return Err(err.into());
-        }
-    };
+    let (report, written) = recording.finish_after(report.map_err(anyhow::Error::from))?;
     finish_lines(&report);
     print_lines(&written);
     Ok(report)
@@ -187,14 +180,7 @@ fn play_live<T: Transport>(
     };
     let outcome = live::play(&mut tui, &mut driver, &greeting);
     drop(tui);
-    let written = driver.take_recording().finish();
-    let outcome = match outcome {
-        Ok(outcome) => outcome,
-        Err(err) => {
-            print_lines(&written);
-            return Err(err);
-        }
-    };
+    let (outcome, written) = driver.take_recording().finish_after(outcome)?;
     let planned = driver.planned();
     if plan.seat.is_some() {
         planned.settle(Duration::from_millis(300));

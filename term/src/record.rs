@@ -167,19 +167,7 @@ impl Recording {
     /// Records nothing and writes no bundles.
     pub fn off() -> Recording {
         Recording {
-            header: Header {
-                rules_version: sim::RULES_VERSION,
-                seed: 0,
-                players: 1,
-                scenario: sim::Scenario::Standard,
-                creeps: 0,
-                recorder: None,
-                input_delay: 0,
-                max_prediction: 0,
-                frames_planned: 0,
-                keyframe_interval: KEYFRAME_INTERVAL,
-                kind: MatchKind::Offline,
-            },
+            header: Header::offline(&sim::Settings::standard(0, 1), 0, KEYFRAME_INTERVAL),
             recorded: None,
             recorder: None,
             path: None,
@@ -197,6 +185,23 @@ impl Recording {
 
     fn give_up(problem: &str) {
         eprintln!("hltd: {problem}");
+    }
+
+    /// Finishes the recording of a match that ended with `outcome`: its result and the lines
+    /// [`Recording::finish`] gives; on a failure those lines are printed before the error is
+    /// handed on, so a failed match still names its replay.
+    ///
+    /// # Errors
+    /// The match's own error.
+    pub fn finish_after<T, E>(self, outcome: Result<T, E>) -> Result<(T, Vec<String>), E> {
+        let written = self.finish();
+        match outcome {
+            Ok(value) => Ok((value, written)),
+            Err(err) => {
+                print_lines(&written);
+                Err(err)
+            }
+        }
     }
 
     /// Writes the end of the replay and says what was written, one line each (replay,
@@ -221,6 +226,13 @@ impl Recording {
             lines.push(format!("desync bundle: {}", bundle.display()));
         }
         lines
+    }
+}
+
+/// Prints what a recording wrote (the replay, bundles), one line each.
+pub fn print_lines(lines: &[String]) {
+    for line in lines {
+        println!("{line}");
     }
 }
 
@@ -252,6 +264,43 @@ pub fn create_offline(
     frames: u32,
 ) -> Result<Recorder<BufWriter<File>>> {
     create(path, Header::offline(settings, frames, KEYFRAME_INTERVAL))
+}
+
+/// Writes what seat `seat` knew at its verdict as a desync bundle in the new directory `dir`:
+/// `header` describes the match (its recorder becomes `seat`), `inputs` are that seat's
+/// confirmed inputs from frame 0, `players` per frame.
+///
+/// # Errors
+/// When a file of the bundle cannot be written.
+pub fn write_bundle(
+    dir: &Path,
+    header: Header,
+    seat: usize,
+    inputs: &[Input],
+    evidence: &Evidence<sim::Snapshot>,
+) -> Result<(), replay::bundle::BundleError> {
+    let header = Header {
+        recorder: u8::try_from(seat).ok(),
+        ..header
+    };
+    replay::bundle::write(
+        dir,
+        &replay::bundle::Evidence {
+            header,
+            inputs,
+            frame: evidence.verdict.frame,
+            diverged: evidence.verdict.diverged.clone(),
+            checksums: evidence.verdict.checksums.clone(),
+            state: evidence.state(),
+            agreed: evidence
+                .agreed
+                .as_ref()
+                .map(|(frame, state)| (*frame, state.as_ref())),
+            hashes: &evidence.hashes,
+            around: &evidence.around,
+        },
+    )?;
+    Ok(())
 }
 
 impl Observer for Recording {
@@ -308,31 +357,10 @@ impl Observer for Recording {
             ),
             "bundle",
         );
-        let header = Header {
-            recorder: u8::try_from(seat).ok(),
-            ..self.header
-        };
         let written = std::fs::create_dir_all(&self.bundle_dir)
             .map_err(|err| anyhow::anyhow!("{}: {err}", self.bundle_dir.display()))
             .and_then(|()| {
-                replay::bundle::write(
-                    &dir,
-                    &replay::bundle::Evidence {
-                        header,
-                        inputs: log,
-                        frame: evidence.verdict.frame,
-                        diverged: evidence.verdict.diverged.clone(),
-                        checksums: evidence.verdict.checksums.clone(),
-                        state: evidence.state.as_ref(),
-                        agreed: evidence
-                            .agreed
-                            .as_ref()
-                            .map(|(frame, state)| (*frame, state.as_ref())),
-                        hashes: &evidence.hashes,
-                        around: &evidence.around,
-                    },
-                )
-                .map_err(anyhow::Error::from)
+                write_bundle(&dir, self.header, seat, log, &evidence).map_err(anyhow::Error::from)
             });
         match written {
             Ok(_) => self.bundles.push(dir),

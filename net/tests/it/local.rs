@@ -285,7 +285,7 @@ fn a_verdict_comes_with_evidence() {
         assert!(*agreed < 600);
         let agreed_state = agreed_state.as_ref().expect("agreed state kept");
         assert_eq!(agreed_state.frame(), *agreed as u32);
-        let state = e.state.as_ref().expect("the verdict frame's state");
+        let state = e.state().expect("the verdict frame's state");
         assert_eq!(state.frame(), 600);
         let own = e
             .hashes
