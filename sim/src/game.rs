@@ -1,7 +1,5 @@
 //! [`Game`]: the state on a hecs world, and the one entry point that advances it by a tick.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use hecs::{ArchetypeColumnMut, Component, Entity, World};
 
 use crate::input::{Command, Input};
@@ -16,14 +14,6 @@ use crate::rules::{
 use crate::snapshot::{hash_state, StateHash};
 use crate::state::{creep_flags, Creep, Globals, Scenario, Settings, Status, Tower};
 
-/// Hands out layout stamps that are unique in the process, so a snapshot can tell whether the
-/// world it is loaded into still has the structure it was saved from. Not game state.
-static LAYOUT_STAMPS: AtomicU64 = AtomicU64::new(1);
-
-pub(crate) fn fresh_layout() -> u64 {
-    LAYOUT_STAMPS.fetch_add(1, Ordering::Relaxed)
-}
-
 /// A match of Healer TD: the whole deterministic state, plus derived tables and scratch space.
 ///
 /// The state is the hecs world (one archetype of [`Creep`]s, one of [`Tower`]s) and the
@@ -34,9 +24,10 @@ pub struct Game {
     pub(crate) world: World,
     pub(crate) globals: Globals,
     pub(crate) hash: StateHash,
-    /// Stamp of the world's current structure (which entities, in which order). Changes on
-    /// every spawn and despawn; not game state.
-    pub(crate) layout: u64,
+    /// Each archetype's entity handles in storage order, mirrored so despawning a record found
+    /// by its column index needs no search. Kept in step with every spawn, despawn and load
+    /// (checked in debug builds at the end of every tick). Not game state.
+    handles: Handles,
     map: Map,
     scratch: Scratch,
     /// Test support ([`Game::break_determinism`]): ticks this object simulated, which the
@@ -44,9 +35,27 @@ pub struct Game {
     flaw: Option<u64>,
 }
 
+/// hecs handles of the creeps and the towers, in storage order.
+#[derive(Default)]
+struct Handles {
+    creeps: Vec<Entity>,
+    towers: Vec<Entity>,
+}
+
+/// A record to despawn at the end of the tick.
+#[derive(Clone, Copy)]
+struct Doomed {
+    uid: u32,
+    tower: bool,
+    /// Its column index now (updated when it moves into another's hole).
+    index: u32,
+}
+
 /// Per-tick working memory, reused so a steady-state tick does not allocate. Not game state.
 #[derive(Default)]
 struct Scratch {
+    /// Bucket of each creep by column index, or [`NO_BUCKET`] when it is not live.
+    creep_bucket: Vec<u16>,
     /// Start offset of each (lane, path index) bucket in `bucket_items`; one extra at the end.
     bucket_start: Vec<u32>,
     /// Creep column indices grouped by bucket.
@@ -55,13 +64,22 @@ struct Scratch {
     tower_order: Vec<u32>,
     /// Tower column index + 1 per (lane, cell); 0 for none.
     tower_grid: Vec<u16>,
-    /// Damage taken by each tower this tick, by column index.
+    /// The tower attackers in each bucket hit, index + 1; 0 for none.
+    attack_target: Vec<u16>,
+    /// Damage taken by each tower this tick, by column index + 1 (0 collects misses).
     tower_damage: Vec<i32>,
-    /// Entities to despawn at the end of the tick, with their uids.
-    doomed: Vec<(u32, Entity)>,
+    /// Records to despawn at the end of the tick.
+    doomed: Vec<Doomed>,
+    /// Index into `doomed` of the record now at each creep column index, or `u32::MAX`: all
+    /// `u32::MAX` between ticks.
+    doomed_creep_at: Vec<u32>,
+    /// The same for the tower column.
+    doomed_tower_at: Vec<u32>,
 }
 
 const BUCKETS: usize = MAX_PLAYERS * PATH_LEN;
+const NO_BUCKET: u16 = u16::MAX;
+const _: () = assert!(BUCKETS < NO_BUCKET as usize);
 const _: () = assert!(
     MAX_TOWERS < u16::MAX as u32,
     "tower_grid stores index + 1 in a u16"
@@ -93,7 +111,7 @@ impl Game {
             world: World::new(),
             globals: settings.initial_globals(),
             hash: StateHash::ZERO,
-            layout: fresh_layout(),
+            handles: Handles::default(),
             map: Map::new(),
             scratch: Scratch::default(),
             flaw: None,
@@ -150,7 +168,28 @@ impl Game {
         }
         self.globals.frame = self.globals.frame.wrapping_add(1);
         self.rehash();
+        debug_assert!(
+            self.handles_in_step(),
+            "the handle mirror follows the world"
+        );
         self.hash
+    }
+
+    /// The handle mirror holds exactly the world's entities in storage order.
+    fn handles_in_step(&self) -> bool {
+        let creeps: Vec<Entity> = self
+            .world
+            .query::<(Entity, &Creep)>()
+            .iter()
+            .map(|(e, _)| e)
+            .collect();
+        let towers: Vec<Entity> = self
+            .world
+            .query::<(Entity, &Tower)>()
+            .iter()
+            .map(|(e, _)| e)
+            .collect();
+        creeps == self.handles.creeps && towers == self.handles.towers
     }
 
     /// **Test support; the game never calls it.** Breaks determinism the way rollback games
@@ -225,7 +264,7 @@ impl Game {
     }
 }
 
-// ---- structure: every spawn and despawn goes through here, so the layout stamp stays true ----
+// ---- structure: every spawn and despawn goes through here, so the handle mirror stays true ----
 impl Game {
     fn spawn_creep(&mut self, kind: CreepKind, lane: u8, progress: Fx) {
         debug_assert!(usize::from(lane) < usize::from(self.globals.players));
@@ -243,8 +282,8 @@ impl Game {
             flags: 0,
             pad: 0,
         };
-        self.world.spawn((creep,));
-        self.layout = fresh_layout();
+        let entity = self.world.spawn((creep,));
+        self.handles.creeps.push(entity);
     }
 
     fn spawn_tower(&mut self, kind: TowerKind, lane: u8, x: u8, y: u8) -> u32 {
@@ -262,26 +301,58 @@ impl Game {
             y,
             pad: 0,
         };
-        self.world.spawn((tower,));
-        self.layout = fresh_layout();
+        let entity = self.world.spawn((tower,));
+        self.handles.towers.push(entity);
         tower.uid
     }
 
     /// Despawns `scratch.doomed` in uid order, so the resulting storage order does not depend
-    /// on the order they were found in.
+    /// on the order they were found in. hecs fills each hole with the archetype's last record;
+    /// the handle mirror does the same, and `doomed_*_at` follows doomed records that move.
     fn despawn_doomed(&mut self) {
-        if self.scratch.doomed.is_empty() {
+        let s = &mut self.scratch;
+        if s.doomed.is_empty() {
             return;
         }
-        // Stable: should uids ever repeat (they wrap after 2^32), ties keep storage order.
-        self.scratch.doomed.sort_by_key(|&(uid, _)| uid);
-        for &(_, entity) in &self.scratch.doomed {
-            self.world
-                .despawn(entity)
-                .expect("a doomed entity is despawned once");
+        // Stable: should uids ever repeat (they wrap after 2^32), ties keep the order found.
+        s.doomed.sort_by_key(|d| d.uid);
+        for (list, at, tower) in [
+            (&mut self.handles.creeps, &mut s.doomed_creep_at, false),
+            (&mut self.handles.towers, &mut s.doomed_tower_at, true),
+        ] {
+            if at.len() < list.len() {
+                at.resize(list.len(), u32::MAX);
+            }
+            for (n, d) in s
+                .doomed
+                .iter()
+                .enumerate()
+                .filter(|(_, d)| d.tower == tower)
+            {
+                at[d.index as usize] = n as u32;
+            }
         }
-        self.scratch.doomed.clear();
-        self.layout = fresh_layout();
+        for n in 0..s.doomed.len() {
+            let Doomed { tower, index, .. } = s.doomed[n];
+            let (list, at) = if tower {
+                (&mut self.handles.towers, &mut s.doomed_tower_at)
+            } else {
+                (&mut self.handles.creeps, &mut s.doomed_creep_at)
+            };
+            let (index, last) = (index as usize, list.len() - 1);
+            self.world
+                .despawn(list[index])
+                .expect("a doomed entity is despawned once");
+            list.swap_remove(index);
+            // The last record moved into the hole; if it is doomed too, it is found there.
+            let moved = at[last];
+            at[index] = moved;
+            at[last] = u32::MAX;
+            if moved != u32::MAX && index != last {
+                s.doomed[moved as usize].index = index as u32;
+            }
+        }
+        s.doomed.clear();
     }
 
     /// Column index of the tower at `(lane, x, y)`.
@@ -336,9 +407,12 @@ impl Game {
                     let towers = self.towers();
                     (towers[i].uid, (towers[i].spent / 2) as i32)
                 };
-                let entity = self.nth_entity::<Tower>(i);
                 self.globals.gold[seat] = (self.globals.gold[seat] + refund).min(GOLD_MAX);
-                self.scratch.doomed.push((uid, entity));
+                self.scratch.doomed.push(Doomed {
+                    uid,
+                    tower: true,
+                    index: i as u32,
+                });
                 self.despawn_doomed();
             }
             Command::Repair { x, y } => {
@@ -361,17 +435,6 @@ impl Game {
     fn set_cursor(&mut self, seat: usize, x: u8, y: u8) {
         self.globals.cursor_x[seat] = x;
         self.globals.cursor_y[seat] = y;
-    }
-
-    /// The entity stored at column index `i` of component `T`'s archetype. A query over one
-    /// archetype yields its rows in storage order.
-    fn nth_entity<T: Component>(&self, i: usize) -> Entity {
-        self.world
-            .query::<(Entity, &T)>()
-            .iter()
-            .nth(i)
-            .map(|(e, _)| e)
-            .expect("the index comes from the same column")
     }
 
     /// The swarm: a crowd of creeps spread over every lane, and towers along every path.
@@ -415,8 +478,8 @@ impl Game {
                 }
             })
             .collect();
-        self.world.spawn_batch(creeps.into_iter().map(|c| (c,)));
-        self.layout = fresh_layout();
+        let spawned = self.world.spawn_batch(creeps.into_iter().map(|c| (c,)));
+        self.handles.creeps.extend(spawned);
     }
 
     fn spawn_creeps(&mut self) {
@@ -476,15 +539,23 @@ impl Game {
     }
 
     /// Creeps walk; slowed ones at SLOW_FACTOR. At the end of a lane a creep spills into the
-    /// next lane once, then leaks into the base.
+    /// next lane once, then leaks into the base. Also counts the live creeps of each bucket for
+    /// [`Game::fill_buckets`], while each creep is at hand.
     fn move_creeps(&mut self) {
+        let s = &mut self.scratch;
+        s.bucket_start.clear();
+        s.bucket_start.resize(BUCKETS + 1, 0);
+        s.creep_bucket.clear();
         let Some(mut creeps) = column::<Creep>(&self.world) else {
             return;
         };
+        s.creep_bucket.resize(creeps.len(), NO_BUCKET);
+        // Plain slices, so the loop keeps them in registers instead of reloading the vectors.
+        let counts = &mut s.bucket_start[1..];
         let players = self.globals.players;
         let end = Fx::from_num(PATH_LEN as i32);
-        for creep in creeps.iter_mut() {
-            let mut speed = creep.kind().stats().speed;
+        for (creep, slot) in creeps.iter_mut().zip(s.creep_bucket.iter_mut()) {
+            let mut speed = CreepKind::stats_of(creep.kind).speed;
             if creep.slow_ticks > 0 {
                 creep.slow_ticks -= 1;
                 speed *= SLOW_FACTOR;
@@ -501,32 +572,33 @@ impl Game {
                     creep.flags |= creep_flags::LEAKED;
                 }
             }
+            if creep.is_live() {
+                let b = bucket(creep);
+                counts[b] += 1;
+                *slot = b as u16;
+            }
         }
     }
 
-    /// Groups live creeps by (lane, path cell) with a counting sort: the spatial index towers
-    /// query. Linear in creeps.
+    /// Groups live creeps by (lane, path cell) with a counting sort over the counts
+    /// [`Game::move_creeps`] took: the spatial index towers query. Linear in creeps.
     fn fill_buckets(&mut self) {
-        let creeps = read_column::<Creep>(&self.world);
         let s = &mut self.scratch;
-        s.bucket_start.clear();
-        s.bucket_start.resize(BUCKETS + 1, 0);
-        for c in creeps.iter().filter(|c| c.is_live()) {
-            s.bucket_start[bucket(c) + 1] += 1;
-        }
         for b in 0..BUCKETS {
             s.bucket_start[b + 1] += s.bucket_start[b];
         }
         s.bucket_items.clear();
         s.bucket_items.resize(s.bucket_start[BUCKETS] as usize, 0);
         // `tower_order` is free until towers act: borrow it as the fill cursor.
-        let cursor = &mut s.tower_order;
-        cursor.clear();
-        cursor.extend_from_slice(&s.bucket_start[..BUCKETS]);
-        for (i, c) in creeps.iter().enumerate().filter(|(_, c)| c.is_live()) {
-            let b = bucket(c);
-            s.bucket_items[cursor[b] as usize] = i as u32;
-            cursor[b] += 1;
+        s.tower_order.clear();
+        s.tower_order.extend_from_slice(&s.bucket_start[..BUCKETS]);
+        let (cursor, items) = (&mut s.tower_order[..], &mut s.bucket_items[..]);
+        for (i, &b) in s.creep_bucket.iter().enumerate() {
+            if b != NO_BUCKET {
+                let at = &mut cursor[usize::from(b)];
+                items[*at as usize] = i as u32;
+                *at += 1;
+            }
         }
     }
 
@@ -607,7 +679,8 @@ impl Game {
         }
     }
 
-    /// Brutes and bosses hit one tower beside their cell when their attack is ready.
+    /// Brutes and bosses hit one tower beside their cell when their attack is ready: the first
+    /// tower in the cell's beside list.
     fn creeps_attack(&mut self) {
         let (Some(mut towers), Some(mut creeps)) =
             (column::<Tower>(&self.world), column::<Creep>(&self.world))
@@ -615,31 +688,46 @@ impl Game {
             return;
         };
         let s = &mut self.scratch;
+        debug_assert_eq!(s.creep_bucket.len(), creeps.len(), "buckets of this tick");
         s.tower_grid.clear();
         s.tower_grid.resize(MAX_PLAYERS * LANE_CELLS, 0);
         for (i, t) in towers.iter().enumerate() {
             s.tower_grid[usize::from(t.lane) * LANE_CELLS + cell(t.x, t.y)] = i as u16 + 1;
         }
-        s.tower_damage.clear();
-        s.tower_damage.resize(towers.len(), 0);
-        for creep in creeps.iter_mut() {
-            let stats = creep.kind().stats();
-            if stats.tower_damage == 0 || creep.attack_cd > 0 || !creep.is_live() {
-                continue;
-            }
-            let at = path_index(creep);
-            let lane_base = usize::from(creep.lane) * LANE_CELLS;
-            let beside = self.map.beside_path(at);
-            if let Some(t) = beside
+        // Which tower an attacker in each bucket hits (index + 1, 0 for none), once per
+        // bucket instead of once per creep; the extra last entry stands for NO_BUCKET.
+        s.attack_target.clear();
+        s.attack_target.resize(BUCKETS + 1, 0);
+        for (b, target) in s.attack_target[..BUCKETS].iter_mut().enumerate() {
+            let (lane, at) = (b / PATH_LEN, b % PATH_LEN);
+            let grid = &s.tower_grid[lane * LANE_CELLS..(lane + 1) * LANE_CELLS];
+            *target = self
+                .map
+                .beside_path(at)
                 .iter()
-                .map(|&c| s.tower_grid[lane_base + usize::from(c)])
+                .map(|&c| grid[usize::from(c)])
                 .find(|&t| t != 0)
-            {
-                s.tower_damage[usize::from(t) - 1] += stats.tower_damage;
-                creep.attack_cd = stats.attack_period;
-            }
+                .unwrap_or(0);
         }
-        for (tower, damage) in towers.iter_mut().zip(&s.tower_damage) {
+        // Index 0 collects the damage of creeps that do not hit: the loop has no branch for
+        // the random mix of kinds and cooldowns to mispredict.
+        s.tower_damage.clear();
+        s.tower_damage.resize(towers.len() + 1, 0);
+        let (damage, targets) = (&mut s.tower_damage[..], &s.attack_target[..]);
+        for (creep, &b) in creeps.iter_mut().zip(&s.creep_bucket) {
+            let stats = CreepKind::stats_of(creep.kind);
+            // Creeps that are not live have NO_BUCKET, whose entry is 0.
+            let target = targets[usize::from(b).min(BUCKETS)];
+            let hit =
+                (stats.tower_damage != 0) & (creep.attack_cd == 0) & (creep.hp > 0) & (target != 0);
+            damage[usize::from(target)] += stats.tower_damage * i32::from(hit);
+            creep.attack_cd = if hit {
+                stats.attack_period
+            } else {
+                creep.attack_cd
+            };
+        }
+        for (tower, damage) in towers.iter_mut().zip(&s.tower_damage[1..]) {
             tower.hp -= damage;
         }
     }
@@ -648,25 +736,47 @@ impl Game {
     /// and towers are despawned in uid order.
     fn bury_dead(&mut self) {
         let g = &mut self.globals;
-        for (entity, creep) in self.world.query::<(Entity, &Creep)>().iter() {
-            if creep.flags & creep_flags::LEAKED != 0 {
-                g.base_hp = g.base_hp.saturating_sub(creep.kind().stats().leak_damage);
-                g.leaks = g.leaks.saturating_add(1);
-            } else if creep.hp <= 0 {
-                let gold = &mut g.gold[usize::from(creep.lane)];
-                *gold = (*gold + creep.kind().stats().bounty).min(GOLD_MAX);
-                g.kills = g.kills.saturating_add(1);
-            } else {
+        let doomed = &mut self.scratch.doomed;
+        for (i, creep) in read_column::<Creep>(&self.world).iter().enumerate() {
+            let leaked = creep.flags & creep_flags::LEAKED != 0;
+            if !leaked && creep.hp > 0 {
                 continue;
             }
-            self.scratch.doomed.push((creep.uid, entity));
+            let stats = CreepKind::stats_of(creep.kind);
+            if leaked {
+                g.base_hp = g.base_hp.saturating_sub(stats.leak_damage);
+                g.leaks = g.leaks.saturating_add(1);
+            } else {
+                let gold = &mut g.gold[usize::from(creep.lane)];
+                *gold = (*gold + stats.bounty).min(GOLD_MAX);
+                g.kills = g.kills.saturating_add(1);
+            }
+            doomed.push(Doomed {
+                uid: creep.uid,
+                tower: false,
+                index: i as u32,
+            });
         }
-        for (entity, tower) in self.world.query::<(Entity, &Tower)>().iter() {
+        for (i, tower) in read_column::<Tower>(&self.world).iter().enumerate() {
             if tower.hp <= 0 {
-                self.scratch.doomed.push((tower.uid, entity));
+                doomed.push(Doomed {
+                    uid: tower.uid,
+                    tower: true,
+                    index: i as u32,
+                });
             }
         }
         self.despawn_doomed();
+    }
+
+    /// Makes the world hold exactly these records in this storage order: copies them over
+    /// the records it has, and despawns or spawns only the difference in count at the end of
+    /// each archetype. Which hecs entity holds which record is not state, so the entities kept
+    /// need not be the ones that held these records. Says whether any count changed.
+    pub(crate) fn restore_records(&mut self, creeps: &[Creep], towers: &[Tower]) -> bool {
+        let creeps_changed = restore(&mut self.world, &mut self.handles.creeps, creeps);
+        let towers_changed = restore(&mut self.world, &mut self.handles.towers, towers);
+        creeps_changed | towers_changed
     }
 
     fn update_status(&mut self) {
@@ -684,6 +794,28 @@ impl Game {
         };
         self.globals.status = status as u8;
     }
+}
+
+/// Makes the archetype of `T`, whose entities are `handles` in storage order, hold `records`.
+fn restore<T: Component + Copy>(
+    world: &mut World,
+    handles: &mut Vec<Entity>,
+    records: &[T],
+) -> bool {
+    let have = handles.len();
+    // From the end: despawning an archetype's last entity moves no other.
+    for entity in handles.drain(records.len().min(have)..).rev() {
+        world.despawn(entity).expect("a mirrored entity exists");
+    }
+    let kept = have.min(records.len());
+    if kept > 0 {
+        let mut column = column::<T>(world).expect("kept records have a column");
+        column[..kept].copy_from_slice(&records[..kept]);
+    }
+    if have < records.len() {
+        handles.extend(world.spawn_batch(records[have..].iter().map(|&r| (r,))));
+    }
+    have != records.len()
 }
 
 /// Kind of a swarm creep: mostly grunts and runners, some brutes, a few bosses.

@@ -123,42 +123,62 @@ impl CreepKind {
 
     /// This kind's statistics.
     pub const fn stats(self) -> CreepStats {
-        match self {
-            Self::Grunt => CreepStats {
-                hp: 40,
-                speed: fx_ratio(1, 30),
-                bounty: 3,
-                leak_damage: 2,
-                tower_damage: 0,
-                attack_period: 0,
-            },
-            Self::Runner => CreepStats {
-                hp: 22,
-                speed: fx_ratio(1, 16),
-                bounty: 3,
-                leak_damage: 1,
-                tower_damage: 0,
-                attack_period: 0,
-            },
-            Self::Brute => CreepStats {
-                hp: 120,
-                speed: fx_ratio(1, 45),
-                bounty: 8,
-                leak_damage: 4,
-                tower_damage: 6,
-                attack_period: 30,
-            },
-            Self::Boss => CreepStats {
-                hp: 900,
-                speed: fx_ratio(1, 60),
-                bounty: 60,
-                leak_damage: 25,
-                tower_damage: 20,
-                attack_period: 30,
-            },
-        }
+        CREEP_STATS[self as usize]
+    }
+
+    /// The statistics of the kind stored as `code` ([`crate::Creep::kind`]); unknown codes read
+    /// as `Grunt`'s, as in [`CreepKind::from_u8`]. A table lookup without branches: the rules
+    /// call it for every creep every tick, and kinds are mixed at random.
+    #[inline]
+    pub fn stats_of(code: u8) -> &'static CreepStats {
+        let index = if usize::from(code) < CREEP_STATS.len() {
+            usize::from(code)
+        } else {
+            0
+        };
+        &CREEP_STATS[index]
     }
 }
+
+/// Statistics of each creep kind, in code order.
+const CREEP_STATS: [CreepStats; 4] = [
+    // Grunt
+    CreepStats {
+        hp: 40,
+        speed: fx_ratio(1, 30),
+        bounty: 3,
+        leak_damage: 2,
+        tower_damage: 0,
+        attack_period: 0,
+    },
+    // Runner
+    CreepStats {
+        hp: 22,
+        speed: fx_ratio(1, 16),
+        bounty: 3,
+        leak_damage: 1,
+        tower_damage: 0,
+        attack_period: 0,
+    },
+    // Brute
+    CreepStats {
+        hp: 120,
+        speed: fx_ratio(1, 45),
+        bounty: 8,
+        leak_damage: 4,
+        tower_damage: 6,
+        attack_period: 30,
+    },
+    // Boss
+    CreepStats {
+        hp: 900,
+        speed: fx_ratio(1, 60),
+        bounty: 60,
+        leak_damage: 25,
+        tower_damage: 20,
+        attack_period: 30,
+    },
+];
 
 // ---- towers ----
 

@@ -25,8 +25,8 @@
 //! # Snapshots
 //!
 //! A [`Snapshot`] holds the same three parts as packed columns, so saving is a copy of the
-//! world's columns and loading copies them back in place when the world still has the saved
-//! structure, or rebuilds the two archetypes with one batch spawn each when it does not.
+//! world's columns, and loading copies them back over the records the world has, spawning or
+//! despawning only the difference in count at the end of each archetype.
 
 use crate::game::Game;
 use crate::state::{Creep, Globals, Tower};
@@ -84,17 +84,17 @@ pub struct Snapshot {
     creeps: Vec<Creep>,
     towers: Vec<Tower>,
     hash: StateHash,
-    /// The saving world's layout stamp: equal stamps mean the same entities in the same order.
-    layout: u64,
 }
 
 /// Which way [`Game::load`] restored a snapshot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LoadPath {
-    /// The world still had the saved structure: the columns were copied back in place.
+    /// The world held as many creeps and towers as the snapshot: the columns were copied back
+    /// in place.
     InPlace,
-    /// The structure had changed: the archetypes were emptied and refilled in saved order.
-    Rebuilt,
+    /// The counts differed: entities were despawned from, or spawned at, the end of an
+    /// archetype, and the columns copied over the rest.
+    Resized,
 }
 
 /// Why bytes are not the canonical encoding of a state.
@@ -196,8 +196,6 @@ impl Snapshot {
             creeps,
             towers,
             hash,
-            // A stamp no world has: loading it always rebuilds.
-            layout: crate::game::fresh_layout(),
         })
     }
 
@@ -249,7 +247,6 @@ impl Game {
             creeps: Vec::new(),
             towers: Vec::new(),
             hash: self.hash,
-            layout: self.layout,
         };
         self.save_into(&mut snapshot);
         snapshot
@@ -264,7 +261,6 @@ impl Game {
         snapshot.towers.clear();
         snapshot.towers.extend_from_slice(&self.towers());
         snapshot.hash = self.hash;
-        snapshot.layout = self.layout;
         debug_assert_eq!(
             snapshot.rehash(),
             self.hash,
@@ -275,20 +271,10 @@ impl Game {
     /// Restores the state saved in `snapshot`, including the storage order of every entity,
     /// and says which way it did.
     pub fn load(&mut self, snapshot: &Snapshot) -> LoadPath {
-        let same_layout = snapshot.layout == self.layout
-            && snapshot.creeps.len() == self.creeps().len()
-            && snapshot.towers.len() == self.towers().len();
-        let path = if same_layout {
-            self.copy_columns_from(snapshot);
-            LoadPath::InPlace
+        let path = if self.restore_records(&snapshot.creeps, &snapshot.towers) {
+            LoadPath::Resized
         } else {
-            self.world.clear();
-            self.world
-                .spawn_batch(snapshot.creeps.iter().map(|&c| (c,)));
-            self.world
-                .spawn_batch(snapshot.towers.iter().map(|&t| (t,)));
-            self.layout = snapshot.layout;
-            LoadPath::Rebuilt
+            LoadPath::InPlace
         };
         self.globals = snapshot.globals;
         self.hash = snapshot.hash;
@@ -298,14 +284,5 @@ impl Game {
             "a loaded state hashes as it did when saved"
         );
         path
-    }
-
-    fn copy_columns_from(&mut self, snapshot: &Snapshot) {
-        if let Some(mut creeps) = crate::game::column::<Creep>(&self.world) {
-            creeps.copy_from_slice(&snapshot.creeps);
-        }
-        if let Some(mut towers) = crate::game::column::<Tower>(&self.world) {
-            towers.copy_from_slice(&snapshot.towers);
-        }
     }
 }
