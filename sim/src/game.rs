@@ -2,6 +2,7 @@
 
 use hecs::{ArchetypeColumnMut, Component, Entity, World};
 
+use crate::hashtree::HashTree;
 use crate::input::{Command, Input};
 use crate::map::{cell, Map, PATH_LEN};
 use crate::num::{distance, fx_ratio, Fx};
@@ -11,7 +12,7 @@ use crate::rules::{
     MAX_SPAWNS_PER_TICK, MAX_TOWERS, REPAIR_HP_PER_GOLD, SLOW_FACTOR, SPAWN_PERIOD_TICKS,
     START_GOLD, SWARM_BASE_HP, TOWER_LEVEL_MAX, WAVES, WAVE_GAP_TICKS,
 };
-use crate::snapshot::{hash_state, StateHash};
+use crate::snapshot::{hash_state, StateHash, HASH_MAGIC};
 use crate::state::{creep_flags, Creep, Globals, Scenario, Settings, Status, Tower};
 
 /// A match of Healer TD: the whole deterministic state, plus derived tables and scratch space.
@@ -28,6 +29,9 @@ pub struct Game {
     /// by its column index needs no search. Kept in step with every spawn, despawn and load
     /// (checked in debug builds at the end of every tick). Not game state.
     handles: Handles,
+    /// The per-tick hash, incremental (see [`crate::hashtree`]). Not game state: its result
+    /// is the full hash of the state whatever the tree held before.
+    tree: HashTree,
     map: Map,
     scratch: Scratch,
     /// Test support ([`Game::break_determinism`]): ticks this object simulated, which the
@@ -112,6 +116,7 @@ impl Game {
             globals: settings.initial_globals(),
             hash: StateHash::ZERO,
             handles: Handles::default(),
+            tree: HashTree::new(),
             map: Map::new(),
             scratch: Scratch::default(),
             flaw: None,
@@ -259,8 +264,29 @@ impl Game {
         hash_state(&self.globals, &self.creeps(), &self.towers())
     }
 
+    /// Hashes the state through the incremental tree: the cost follows what changed since
+    /// the last hash.
     fn rehash(&mut self) {
-        self.hash = self.compute_hash();
+        let creeps = read_column::<Creep>(&self.world);
+        let towers = read_column::<Tower>(&self.world);
+        let (creep_count, tower_count) = (
+            (creeps.len() as u32).to_le_bytes(),
+            (towers.len() as u32).to_le_bytes(),
+        );
+        let parts: [&[u8]; 6] = [
+            HASH_MAGIC,
+            bytemuck::bytes_of(&self.globals),
+            &creep_count,
+            bytemuck::cast_slice(&creeps),
+            &tower_count,
+            bytemuck::cast_slice(&towers),
+        ];
+        self.hash = StateHash(*self.tree.update(&parts).as_bytes());
+        debug_assert_eq!(
+            self.hash,
+            hash_state(&self.globals, &creeps, &towers),
+            "the incremental hash is the full hash"
+        );
     }
 }
 

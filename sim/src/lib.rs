@@ -26,6 +26,7 @@
 
 pub mod dump;
 mod game;
+pub mod hashtree;
 mod input;
 pub mod map;
 pub mod num;

@@ -31,7 +31,7 @@
 use crate::game::Game;
 use crate::state::{Creep, Globals, Tower};
 
-const HASH_MAGIC: &[u8; 8] = b"HLTDSTAT";
+pub(crate) const HASH_MAGIC: &[u8; 8] = b"HLTDSTAT";
 
 /// A blake3 hash of the canonical encoding of a state.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
