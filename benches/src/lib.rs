@@ -1,6 +1,10 @@
-//! Benchmarks of sim live in `benches/sim.rs`; run them with `cargo bench -p benches`.
+//! Benchmarks of sim live in `benches/*.rs`; run them with `cargo bench -p benches`.
 //!
-//! This library only holds the setup the benchmarks share.
+//! This library holds the setup they share, the naive baseline they are compared with
+//! ([`naive`]), and the measurements `hltd bench` runs ([`measure`]).
+
+pub mod measure;
+pub mod naive;
 
 use sim::{Game, Input, Script, Settings};
 

@@ -142,6 +142,20 @@ impl Game {
     /// requests in a tick toggle the pause once, after the tick's other commands. Once the
     /// match is won or lost only the frame advances. Returns the hash of the new state.
     pub fn advance(&mut self, inputs: &[Input]) -> StateHash {
+        self.advance_rules_only(inputs);
+        self.rehash();
+        debug_assert!(
+            self.handles_in_step(),
+            "the handle mirror follows the world"
+        );
+        self.hash
+    }
+
+    /// **Benchmark support.** [`Game::advance`] without the state hash it ends with: the cost
+    /// of the rules alone. [`Game::hash`] is stale until the next advance or load, so a
+    /// session must never call it.
+    #[doc(hidden)]
+    pub fn advance_rules_only(&mut self, inputs: &[Input]) {
         let players = usize::from(self.globals.players);
         if self.globals.status() == Status::Running {
             let mut pause_requested = false;
@@ -172,12 +186,6 @@ impl Game {
             }
         }
         self.globals.frame = self.globals.frame.wrapping_add(1);
-        self.rehash();
-        debug_assert!(
-            self.handles_in_step(),
-            "the handle mirror follows the world"
-        );
-        self.hash
     }
 
     /// The handle mirror holds exactly the world's entities in storage order.

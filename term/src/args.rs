@@ -36,6 +36,22 @@ pub enum Command {
     /// simulated faulty network.
     #[command(subcommand)]
     Fuzz(FuzzCommand),
+    /// Measure the core against its performance goals: tick, save, load, hash, an 8-frame
+    /// rollback and a naive baseline, on the swarm scenario, with a pass/fail mark per goal.
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// Creeps in the swarm (4 players), 1 to 100000.
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u32).range(1..=i64::from(sim::rules::MAX_CREEPS)))]
+    pub creeps: u32,
+    /// Ticks to time, at least 2 (half with the state hash, half the rules alone).
+    #[arg(long, default_value_t = 600, value_parser = clap::value_parser!(u32).range(2..=1_000_000))]
+    pub frames: u32,
+    /// Print one JSON object instead of the table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,6 +1,7 @@
 //! `hltd`: Healer TD's command line. It only wires arguments to the libraries.
 
 mod args;
+mod benchcmd;
 mod demo;
 mod fuzzcmd;
 mod live;
@@ -39,6 +40,7 @@ fn main() -> std::process::ExitCode {
         Command::Replay(command) => Ok(replaycmd::run(&command)),
         Command::Desync(command) => Ok(replaycmd::desync(&command)),
         Command::Fuzz(command) => fuzzcmd::run(&command),
+        Command::Bench(args) => benchcmd::run(&args),
     };
     match result {
         Ok(code) => code,
