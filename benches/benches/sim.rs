@@ -1,10 +1,13 @@
-//! Criterion benchmarks of the core, named by operation and size: one tick of the swarm, and
-//! save, load and hash of its state, beside memcpy and raw blake3 of the same number of bytes
-//! so the figures read as ratios taken in the same run.
+//! Criterion benchmarks of the core, named by operation and size: one tick of the swarm (and
+//! its rules alone), save, load and hash (full and incremental) of its state beside memcpy
+//! and raw blake3 of the same number of bytes, an 8-frame rollback, and the naive baseline
+//! (clone the hecs world entity by entity, serialise, hash; parse and respawn), so the figures
+//! read as ratios taken in the same run.
 
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use sim::hashtree::HashTree;
 use sim::{Input, Script};
 
 const SIZES: [(u32, &str); 3] = [(1_000, "1k"), (10_000, "10k"), (100_000, "100k")];
@@ -20,6 +23,21 @@ fn tick(c: &mut Criterion) {
             b.iter(|| {
                 Script::Random.inputs(1, game.frame(), &mut inputs);
                 black_box(game.advance(&inputs))
+            })
+        });
+        // The rules alone; every tick is followed by a hashed one, as a game must stay hashed.
+        group.bench_function(format!("rules_{name}"), |b| {
+            b.iter_custom(|iters| {
+                let mut spent = std::time::Duration::ZERO;
+                for _ in 0..iters {
+                    Script::Random.inputs(1, game.frame(), &mut inputs);
+                    let start = std::time::Instant::now();
+                    game.advance_rules_only(&inputs);
+                    spent += start.elapsed();
+                    Script::Random.inputs(1, game.frame(), &mut inputs);
+                    game.advance(&inputs);
+                }
+                spent
             })
         });
     }
@@ -40,19 +58,45 @@ fn snapshot(c: &mut Criterion) {
         group.bench_function(format!("load_in_place_{name}"), |b| {
             b.iter(|| game.load(black_box(&saved)))
         });
-        // Two states with different structure: every load rebuilds the archetypes.
+        // Two states with different creep counts: every load despawns or spawns the difference.
         let mut other = benches::swarm(creeps, 31);
         let saved_other = other.save();
         let mut flip = false;
-        group.bench_function(format!("load_rebuild_{name}"), |b| {
+        group.bench_function(format!("load_resize_{name}"), |b| {
             b.iter(|| {
                 flip = !flip;
                 other.load(black_box(if flip { &saved } else { &saved_other }))
             })
         });
-        group.bench_function(format!("hash_{name}"), |b| {
+        group.bench_function(format!("hash_full_{name}"), |b| {
             b.iter(|| black_box(game.compute_hash()))
         });
+        // The incremental hash, alternating between the state and a variant of it: one tick
+        // later (every creep moved), 1% of the creeps changed in one run, and no change.
+        let mut encoded = Vec::new();
+        saved.encode(&mut encoded);
+        let mut later = Vec::new();
+        {
+            let before = game.save();
+            game.advance(&[Input::IDLE; 4]);
+            game.save().encode(&mut later);
+            game.load(&before);
+        }
+        let mut touched = encoded.clone();
+        let count = saved.creep_records().len();
+        for i in count / 2..count / 2 + count / 100 {
+            touched[8 + 96 + 4 + i * 24 + 8] ^= 1;
+        }
+        for (variant, label) in [(&later, "tick"), (&touched, "1pct"), (&encoded, "none")] {
+            let mut tree = HashTree::new();
+            let mut which = false;
+            group.bench_function(format!("hash_incremental_{label}_{name}"), |b| {
+                b.iter(|| {
+                    which = !which;
+                    black_box(tree.update(&[if which { variant } else { &encoded }]))
+                })
+            });
+        }
 
         let source = vec![0x5Au8; bytes];
         let mut dest = vec![0u8; bytes];
@@ -91,9 +135,30 @@ fn rollback8(c: &mut Criterion) {
     group.finish();
 }
 
+/// The naive baseline (`benches::naive`) beside our save + load at the same size.
+fn naive(c: &mut Criterion) {
+    let mut group = c.benchmark_group("naive");
+    group.sample_size(10);
+    for (creeps, name) in SIZES {
+        let mut game = benches::swarm(creeps, 30);
+        let world = benches::naive::world_of(&game);
+        group.bench_function(format!("naive_save_load_{name}"), |b| {
+            b.iter(|| black_box(benches::naive::load(&benches::naive::save(&world))))
+        });
+        let mut saved = game.save();
+        group.bench_function(format!("save_load_{name}"), |b| {
+            b.iter(|| {
+                game.save_into(&mut saved);
+                black_box(game.load(&saved))
+            })
+        });
+    }
+    group.finish();
+}
+
 fn blake3_raw(bytes: &[u8]) -> [u8; 32] {
     *blake3::hash(bytes).as_bytes()
 }
 
-criterion_group!(benches, tick, snapshot, rollback8);
+criterion_group!(benches, tick, snapshot, rollback8, naive);
 criterion_main!(benches);

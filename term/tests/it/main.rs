@@ -70,6 +70,8 @@ fn bad_arguments_exit_2_with_a_reason() {
         ),
         (&["sim", "--frames", "many"][..], "invalid digit"),
         (&["sim", "--inputs", "loud"][..], "possible values"),
+        (&["bench", "--creeps", "0"][..], "1..=100000"),
+        (&["bench", "--frames", "1"][..], "2..=1000000"),
     ] {
         let out = hltd(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
@@ -77,4 +79,44 @@ fn bad_arguments_exit_2_with_a_reason() {
         assert!(stderr.contains(says), "{args:?}: {stderr}");
         assert!(out.stdout.is_empty(), "{args:?}");
     }
+}
+
+/// `hltd bench --json` prints one JSON object with every key the performance issue names (as
+/// numbers), the other figures, and a verdict per goal; the table names every goal.
+#[test]
+fn bench_reports_every_goal() {
+    let out = hltd(&["bench", "--creeps", "3000", "--frames", "20", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    for key in [
+        "creeps",
+        "tick_ns_per_creep",
+        "rollback8_ms",
+        "save_vs_memcpy",
+        "load_vs_memcpy",
+        "hash_vs_blake3",
+        "naive_speedup",
+        "rules_ns_per_creep",
+        "ticks_per_sec",
+        "hash_1pct_vs_full",
+    ] {
+        let value = report[key].as_f64().unwrap_or(-1.0);
+        assert!(value.is_sign_positive() && value != 0.0, "{key} = {}", report[key]);
+    }
+    let creeps = report["creeps"].as_u64().expect("creeps");
+    assert!((2_900..=3_000).contains(&creeps), "{creeps}");
+    for goal in ["P1", "P2", "P3", "P3i", "P4"] {
+        assert!(report["goals"][goal].is_boolean(), "{goal}: {}", report["goals"]);
+    }
+
+    let out = hltd(&["bench", "--creeps", "1000", "--frames", "4"]);
+    assert!(out.status.success());
+    let table = String::from_utf8_lossy(&out.stdout);
+    for line in ["P1", "P2", "P3", "P4", "rollback-8", "naive save+load", "ns per creep"] {
+        assert!(table.contains(line), "{line} missing from:\n{table}");
+    }
+    assert!(
+        table.contains("all goals met") || table.contains("goals missed: "),
+        "{table}"
+    );
 }
