@@ -11,6 +11,11 @@
 //!
 //! Finding what changed costs a comparison of the stream with the copy, which runs at memory
 //! speed; the rehashing, which costs about ten times more per byte, is done only where needed.
+//!
+//! When nearly every leaf changes from one update to the next (a crowd that all moves), the
+//! comparison and copy are pure overhead, so the tree switches to hashing the whole stream
+//! directly, and every [`PROBE_INTERVAL`] updates probes with two incremental updates whether
+//! the change has become small again. Either way the result is the same hash.
 
 use blake3::hazmat::{
     merge_subtrees_non_root, merge_subtrees_root, ChainingValue, HasherExt, Mode,
@@ -19,9 +24,14 @@ use blake3::hazmat::{
 /// Bytes per leaf: 16 blake3 chunks, enough for the SIMD hasher to work in full width.
 pub const LEAF_LEN: usize = 16 * blake3::CHUNK_LEN;
 
+/// Updates between probes while nearly everything changes at every update.
+pub const PROBE_INTERVAL: u32 = 16;
+
 /// The last stream hashed, cut into leaves, with each leaf's chaining value.
 #[derive(Default)]
 pub struct HashTree {
+    /// Updates left to hash directly before probing again; 0 while incremental.
+    direct: u32,
     /// The bytes of the last update.
     shadow: Vec<u8>,
     /// Chaining value of each leaf of `shadow`; empty when it fit in one leaf (a single leaf
@@ -41,6 +51,20 @@ impl HashTree {
     /// differ from the last update's.
     pub fn update(&mut self, parts: &[&[u8]]) -> blake3::Hash {
         let total: usize = parts.iter().map(|p| p.len()).sum();
+        // Hashing directly leaves the copy stale, so the last direct update before a probe is
+        // incremental (it refreshes every leaf) and the probe after it sees one update's change.
+        if self.direct > 1 {
+            self.direct -= 1;
+            self.rehashed = total.div_ceil(LEAF_LEN).max(1);
+            let mut hasher = blake3::Hasher::new();
+            for part in parts {
+                hasher.update(part);
+            }
+            return hasher.finalize();
+        }
+        // The update after a direct run only refreshes the stale copy: its changes say nothing.
+        let refreshing = self.direct == 1;
+        self.direct = 0;
         let old_len = self.shadow.len();
         let old_leaves = self.leaves.len();
         self.shadow.resize(total, 0);
@@ -55,6 +79,7 @@ impl HashTree {
         let count = total.div_ceil(LEAF_LEN);
         self.leaves.resize(count, [0; 32]);
         self.rehashed = 0;
+        let mut differed = 0;
         for leaf in 0..count {
             let start = leaf * LEAF_LEN;
             let end = (start + LEAF_LEN).min(total);
@@ -63,6 +88,7 @@ impl HashTree {
             if same {
                 same = Pieces::new(parts, start..end)
                     .all(|(at, bytes)| self.shadow[at..at + bytes.len()] == *bytes);
+                differed += usize::from(!same);
             }
             if same {
                 continue;
@@ -75,6 +101,10 @@ impl HashTree {
                 .update(&self.shadow[start..end])
                 .finalize_non_root();
             self.rehashed += 1;
+        }
+        // Nine leaves in ten changed: comparing and copying buys nothing for a while.
+        if !refreshing && differed * 10 >= count * 9 {
+            self.direct = PROBE_INTERVAL;
         }
         let split = left_leaves(count);
         let left = subtree(&self.leaves[..split]);
@@ -264,6 +294,40 @@ mod tests {
         parts[0].push(0);
         assert_eq!(tree.update(&refs(&parts)), blake3::hash(&concat(&parts)));
         assert_eq!(tree.rehashed_leaves(), tree.leaf_count());
+    }
+
+    /// A stream that changes everywhere for a while is hashed directly, and once it settles the
+    /// next probe finds that out: within two probe intervals, updates rehash nothing again.
+    #[test]
+    fn a_burst_of_change_is_hashed_directly_then_settles() {
+        let mut tree = HashTree::new();
+        let mut bytes: Vec<u8> = (0..300_000).map(|i| (i % 253) as u8).collect();
+        for round in 0..40u8 {
+            for b in bytes.iter_mut() {
+                *b = b.wrapping_add(round | 1);
+            }
+            assert_eq!(
+                tree.update(&[&bytes]),
+                blake3::hash(&bytes),
+                "round {round}"
+            );
+        }
+        assert!(tree.direct > 0, "a changing stream is hashed directly");
+        let mut settled_after = None;
+        for n in 0..2 * PROBE_INTERVAL {
+            assert_eq!(tree.update(&[&bytes]), blake3::hash(&bytes), "still {n}");
+            if tree.rehashed_leaves() == 0 {
+                settled_after.get_or_insert(n);
+            }
+        }
+        assert!(
+            settled_after.is_some_and(|n| n <= PROBE_INTERVAL + 1),
+            "{settled_after:?}"
+        );
+        assert_eq!(tree.direct, 0);
+        bytes[123_456] ^= 1;
+        assert_eq!(tree.update(&[&bytes]), blake3::hash(&bytes));
+        assert_eq!(tree.rehashed_leaves(), 1);
     }
 
     #[test]

@@ -86,7 +86,11 @@ fn bad_arguments_exit_2_with_a_reason() {
 #[test]
 fn bench_reports_every_goal() {
     let out = hltd(&["bench", "--creeps", "3000", "--frames", "20", "--json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
     for key in [
         "creeps",
@@ -101,18 +105,34 @@ fn bench_reports_every_goal() {
         "hash_1pct_vs_full",
     ] {
         let value = report[key].as_f64().unwrap_or(-1.0);
-        assert!(value.is_sign_positive() && value != 0.0, "{key} = {}", report[key]);
+        assert!(
+            value.is_sign_positive() && value != 0.0,
+            "{key} = {}",
+            report[key]
+        );
     }
     let creeps = report["creeps"].as_u64().expect("creeps");
     assert!((2_900..=3_000).contains(&creeps), "{creeps}");
     for goal in ["P1", "P2", "P3", "P3i", "P4"] {
-        assert!(report["goals"][goal].is_boolean(), "{goal}: {}", report["goals"]);
+        assert!(
+            report["goals"][goal].is_boolean(),
+            "{goal}: {}",
+            report["goals"]
+        );
     }
 
     let out = hltd(&["bench", "--creeps", "1000", "--frames", "4"]);
     assert!(out.status.success());
     let table = String::from_utf8_lossy(&out.stdout);
-    for line in ["P1", "P2", "P3", "P4", "rollback-8", "naive save+load", "ns per creep"] {
+    for line in [
+        "P1",
+        "P2",
+        "P3",
+        "P4",
+        "rollback-8",
+        "naive save+load",
+        "ns per creep",
+    ] {
         assert!(table.contains(line), "{line} missing from:\n{table}");
     }
     assert!(
