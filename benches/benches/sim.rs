@@ -73,20 +73,7 @@ fn snapshot(c: &mut Criterion) {
         });
         // The incremental hash, alternating between the state and a variant of it: one tick
         // later (every creep moved), 1% of the creeps changed in one run, and no change.
-        let mut encoded = Vec::new();
-        saved.encode(&mut encoded);
-        let mut later = Vec::new();
-        {
-            let before = game.save();
-            game.advance(&[Input::IDLE; 4]);
-            game.save().encode(&mut later);
-            game.load(&before);
-        }
-        let mut touched = encoded.clone();
-        let count = saved.creep_records().len();
-        for i in count / 2..count / 2 + count / 100 {
-            touched[8 + 96 + 4 + i * 24 + 8] ^= 1;
-        }
+        let (encoded, later, touched) = benches::hash_variants(&mut game);
         for (variant, label) in [(&later, "tick"), (&touched, "1pct"), (&encoded, "none")] {
             let mut tree = HashTree::new();
             let mut which = false;

@@ -44,3 +44,30 @@ pub fn recorded(players: u8, frames: u32, script: Script) -> Vec<u8> {
     }
     recorder.finish().expect("recording to memory")
 }
+
+/// The canonical encoding of `game`'s state, and two variants of it that the incremental hash
+/// is timed on: the state one idle tick later (every creep moved; the game is put back), and
+/// the state with 1% of its creep records changed (a bit of their hit points), in one run from
+/// the middle.
+pub fn hash_variants(game: &mut Game) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+    let saved = game.save();
+    let mut encoded = Vec::new();
+    saved.encode(&mut encoded);
+    game.advance(&[Input::IDLE; 4]);
+    let mut later = Vec::new();
+    game.save().encode(&mut later);
+    game.load(&saved);
+    let creeps = saved.creep_records().len();
+    let touched = changed_creeps(&encoded, creeps / 2..creeps / 2 + creeps / 100);
+    (encoded, later, touched)
+}
+
+/// `encoded` with a bit of the hit points of the creeps at these storage indices flipped.
+pub fn changed_creeps(encoded: &[u8], creeps: impl Iterator<Item = usize>) -> Vec<u8> {
+    let mut changed = encoded.to_vec();
+    for i in creeps {
+        // Magic, globals and creep count come first; hp is at byte 8 of a record.
+        changed[8 + 96 + 4 + i * std::mem::size_of::<sim::Creep>() + 8] ^= 1;
+    }
+    changed
+}

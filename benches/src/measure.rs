@@ -235,33 +235,12 @@ pub fn run(plan: Plan, mut progress: impl FnMut(usize)) -> Report {
 fn state_operations(game: &mut Game, report: &mut Report) {
     let mut saved = game.save();
     report.creeps = saved.creep_records().len() as u32;
-    let mut encoded = Vec::new();
-    saved.encode(&mut encoded);
+    // The tick's incremental hash alternates between the state and the state a tick later
+    // (every creep moved, so every leaf differs each time, as in the swarm's tick); the 1%
+    // trees between the state and 1% of its creeps changed, in one run or spread evenly.
+    let (encoded, later, touched) = crate::hash_variants(game);
     report.state_bytes = encoded.len() as u64;
-    // The state a tick later, every creep moved: the tick's incremental hash alternates
-    // between the two encodings, so every leaf differs each time, as in the swarm's tick.
-    let mut later = encoded.clone();
-    {
-        let mut inputs = [Input::IDLE; 4];
-        Script::Random.inputs(1, game.frame(), &mut inputs);
-        let before = game.save();
-        game.advance(&inputs);
-        later.clear();
-        game.save().encode(&mut later);
-        game.load(&before);
-    }
-    // The same state with 1% of the creep records changed (a bit of their hit points), in
-    // one run from the middle, and spread evenly.
-    let hp_at = |i: usize| 8 + 96 + 4 + i * std::mem::size_of::<sim::Creep>() + 8;
-    let creeps = report.creeps as usize;
-    let mut touched = encoded.clone();
-    for i in creeps / 2..creeps / 2 + creeps / 100 {
-        touched[hp_at(i)] ^= 1;
-    }
-    let mut spread = encoded.clone();
-    for i in (0..creeps).step_by(100) {
-        spread[hp_at(i)] ^= 1;
-    }
+    let spread = crate::changed_creeps(&encoded, (0..report.creeps as usize).step_by(100));
     let mut dest = vec![0u8; encoded.len()];
     let mut trees: [HashTree; 4] = Default::default();
     for (tree, first) in trees.iter_mut().zip([&later, &touched, &spread, &encoded]) {

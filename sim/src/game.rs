@@ -12,7 +12,7 @@ use crate::rules::{
     MAX_SPAWNS_PER_TICK, MAX_TOWERS, REPAIR_HP_PER_GOLD, SLOW_FACTOR, SPAWN_PERIOD_TICKS,
     START_GOLD, SWARM_BASE_HP, TOWER_LEVEL_MAX, WAVES, WAVE_GAP_TICKS,
 };
-use crate::snapshot::{hash_state, StateHash, HASH_MAGIC};
+use crate::snapshot::{hash_state, with_parts, StateHash};
 use crate::state::{creep_flags, Creep, Globals, Scenario, Settings, Status, Tower};
 
 /// A match of Healer TD: the whole deterministic state, plus derived tables and scratch space.
@@ -278,19 +278,9 @@ impl Game {
     fn rehash(&mut self) {
         let creeps = read_column::<Creep>(&self.world);
         let towers = read_column::<Tower>(&self.world);
-        let (creep_count, tower_count) = (
-            (creeps.len() as u32).to_le_bytes(),
-            (towers.len() as u32).to_le_bytes(),
-        );
-        let parts: [&[u8]; 6] = [
-            HASH_MAGIC,
-            bytemuck::bytes_of(&self.globals),
-            &creep_count,
-            bytemuck::cast_slice(&creeps),
-            &tower_count,
-            bytemuck::cast_slice(&towers),
-        ];
-        self.hash = StateHash(*self.tree.update(&parts).as_bytes());
+        let tree = &mut self.tree;
+        let hash = with_parts(&self.globals, &creeps, &towers, |parts| tree.update(parts));
+        self.hash = StateHash(*hash.as_bytes());
         debug_assert_eq!(
             self.hash,
             hash_state(&self.globals, &creeps, &towers),

@@ -31,7 +31,7 @@
 use crate::game::Game;
 use crate::state::{Creep, Globals, Tower};
 
-pub(crate) const HASH_MAGIC: &[u8; 8] = b"HLTDSTAT";
+const HASH_MAGIC: &[u8; 8] = b"HLTDSTAT";
 
 /// A blake3 hash of the canonical encoding of a state.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -66,14 +66,33 @@ impl std::fmt::Display for StateHash {
 
 /// Hashes the canonical encoding of a state given as its three parts.
 pub(crate) fn hash_state(globals: &Globals, creeps: &[Creep], towers: &[Tower]) -> StateHash {
-    let mut hasher = blake3::Hasher::new();
-    hasher.update(HASH_MAGIC);
-    hasher.update(bytemuck::bytes_of(globals));
-    hasher.update(&(creeps.len() as u32).to_le_bytes());
-    hasher.update(bytemuck::cast_slice(creeps));
-    hasher.update(&(towers.len() as u32).to_le_bytes());
-    hasher.update(bytemuck::cast_slice(towers));
-    StateHash(*hasher.finalize().as_bytes())
+    with_parts(globals, creeps, towers, |parts| {
+        let mut hasher = blake3::Hasher::new();
+        for part in parts {
+            hasher.update(part);
+        }
+        StateHash(*hasher.finalize().as_bytes())
+    })
+}
+
+/// Calls `f` with the canonical encoding of a state as its six parts, in order (see the module
+/// documentation): the one place that order is written down.
+pub(crate) fn with_parts<R>(
+    globals: &Globals,
+    creeps: &[Creep],
+    towers: &[Tower],
+    f: impl FnOnce(&[&[u8]; 6]) -> R,
+) -> R {
+    let creep_count = (creeps.len() as u32).to_le_bytes();
+    let tower_count = (towers.len() as u32).to_le_bytes();
+    f(&[
+        HASH_MAGIC,
+        bytemuck::bytes_of(globals),
+        &creep_count,
+        bytemuck::cast_slice(creeps),
+        &tower_count,
+        bytemuck::cast_slice(towers),
+    ])
 }
 
 /// The whole state of a [`Game`] at one frame, as packed columns. Only [`Game::save`] makes
@@ -163,12 +182,11 @@ impl Snapshot {
     /// documentation).
     pub fn encode(&self, out: &mut Vec<u8>) {
         out.reserve(self.state_bytes());
-        out.extend_from_slice(HASH_MAGIC);
-        out.extend_from_slice(bytemuck::bytes_of(&self.globals));
-        out.extend_from_slice(&(self.creeps.len() as u32).to_le_bytes());
-        out.extend_from_slice(bytemuck::cast_slice(&self.creeps));
-        out.extend_from_slice(&(self.towers.len() as u32).to_le_bytes());
-        out.extend_from_slice(bytemuck::cast_slice(&self.towers));
+        with_parts(&self.globals, &self.creeps, &self.towers, |parts| {
+            for part in parts {
+                out.extend_from_slice(part);
+            }
+        });
     }
 
     /// Reads a canonical encoding back, whatever the bytes: an error says what is wrong and
