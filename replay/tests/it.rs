@@ -232,14 +232,29 @@ fn seeking_anywhere_equals_playing_from_the_start() {
     let mut damaged = replay.clone();
     // Keyframe 5 (frame 1500) gets another frame's state: it must not be trusted.
     damaged.keyframes[5].snapshot = damaged.keyframes[4].snapshot.clone();
-    // A forged file: keyframe 5 holds a state no game reaches (a creep in lane 200), and the
-    // recorded hash of frame 1500 is made to match it, as whoever writes a file can do.
+    // A forged file: keyframe 5 holds a state the match never was in (one kill more, a value
+    // inside its range), and the recorded hash of frame 1500 is made to match it, as whoever
+    // writes a file can do. (A state outside the ranges, such as a creep in lane 200, is
+    // refused by decoding already.)
     let mut forged = replay.clone();
     let mut bytes = Vec::new();
     forged.keyframes[5].snapshot.encode(&mut bytes);
-    let lane = 8 + std::mem::size_of::<sim::Globals>() + 4 + 21;
-    bytes[lane] = 200;
+    let mut lane_200 = bytes.clone();
+    lane_200[8 + std::mem::size_of::<sim::Globals>() + 4 + 21] = 200;
+    let refused = sim::Snapshot::decode(&lane_200).expect_err("a creep in lane 200");
+    assert!(
+        refused
+            .to_string()
+            .starts_with("creep 0: lane 200 >= players"),
+        "{refused}"
+    );
+    let kills = 8 + std::mem::offset_of!(sim::Globals, kills);
+    bytes[kills] = bytes[kills].wrapping_add(1);
     let bad = sim::Snapshot::decode(&bytes).expect("decodes");
+    assert_ne!(
+        bad.globals().kills,
+        replay.keyframes[5].snapshot.globals().kills
+    );
     forged.hashes[1499] = bad.hash();
     forged.keyframes[5].snapshot = bad;
     let cases = [

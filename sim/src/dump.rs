@@ -300,7 +300,7 @@ fn compare_records(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Game, Input, Settings};
+    use crate::{Game, Input, Settings, SnapshotError};
 
     fn played(seed: u64, frames: u32) -> Snapshot {
         let settings = Settings::standard(seed, 2);
@@ -348,7 +348,19 @@ mod tests {
             }
             let mut flipped = bytes.clone();
             flipped[at] ^= 0x10;
-            let other = Snapshot::decode(&flipped).expect("same shape decodes");
+            // Most flips leave the range of a state, which decoding refuses by naming a
+            // record; the diff must show every one all the same.
+            match Snapshot::decode(&flipped) {
+                Ok(_) => {}
+                Err(
+                    SnapshotError::Field { .. }
+                    | SnapshotError::SharedUid { .. }
+                    | SnapshotError::OnPath { .. }
+                    | SnapshotError::SharedCell { .. },
+                ) => {}
+                Err(err) => panic!("byte {at} flipped: the shape is intact, but {err}"),
+            }
+            let other = Snapshot::decode_unchecked_for_test(&flipped).expect("same shape");
             assert!(
                 !s.diff(&other).is_empty(),
                 "byte {at} flipped, no difference"
@@ -377,7 +389,7 @@ mod tests {
         // A changed uid: one creep absent on each side.
         let mut renamed = bytes.clone();
         renamed[first] ^= 0x40;
-        let d = s.diff(&Snapshot::decode(&renamed).expect("decodes"));
+        let d = s.diff(&Snapshot::decode_unchecked_for_test(&renamed).expect("same shape"));
         assert_eq!(d.iter().filter(|d| d.field == "exists").count(), 2, "{d:?}");
     }
 }

@@ -2,6 +2,7 @@
 
 use hecs::{ArchetypeColumnMut, Component, Entity, World};
 
+use crate::check::status_of;
 use crate::hashtree::HashTree;
 use crate::input::{Command, Input};
 use crate::map::{cell, Map, PATH_LEN};
@@ -339,7 +340,7 @@ impl Game {
         if s.doomed.is_empty() {
             return;
         }
-        // Stable: should uids ever repeat (they wrap after 2^32), ties keep the order found.
+        // uids are unique (they never wrap: see `Globals::uids_left`).
         s.doomed.sort_by_key(|d| d.uid);
         for (list, at, tower) in [
             (&mut self.handles.creeps, &mut s.doomed_creep_at, false),
@@ -400,7 +401,11 @@ impl Game {
                 self.set_cursor(seat, x, y);
                 let cost = kind.stats().cost;
                 let free = !self.map.on_path(x, y) && self.tower_at(lane, x, y).is_none();
-                if free && self.globals.gold[seat] >= cost && self.tower_count() < MAX_TOWERS {
+                if free
+                    && self.globals.gold[seat] >= cost
+                    && self.tower_count() < MAX_TOWERS
+                    && self.globals.uids_left() > 0
+                {
                     self.globals.gold[seat] -= cost;
                     self.spawn_tower(kind, lane, x, y);
                 }
@@ -513,7 +518,10 @@ impl Game {
             Scenario::Swarm => {
                 let alive = self.creep_count();
                 let want = self.globals.creeps_target.min(MAX_CREEPS);
-                let n = want.saturating_sub(alive).min(MAX_SPAWNS_PER_TICK);
+                let n = want
+                    .saturating_sub(alive)
+                    .min(MAX_SPAWNS_PER_TICK)
+                    .min(self.globals.uids_left());
                 for i in 0..n {
                     let kind = swarm_kind(&mut self.globals);
                     self.spawn_creep(kind, (i % u32::from(self.globals.players)) as u8, Fx::ZERO);
@@ -557,7 +565,7 @@ impl Game {
                     _ => CreepKind::Grunt,
                 }
             };
-            if self.creep_count() < MAX_CREEPS {
+            if self.creep_count() < MAX_CREEPS && self.globals.uids_left() > 0 {
                 self.spawn_creep(kind, lane, Fx::ZERO);
             }
         }
@@ -804,19 +812,10 @@ impl Game {
         creeps_changed | towers_changed
     }
 
+    /// Lost when the base fell, won when the last wave is spawned and gone, else running: a
+    /// function of the rest of the state (one definition, which decoding checks too).
     fn update_status(&mut self) {
-        let g = &self.globals;
-        let status = if g.base_hp <= 0 {
-            Status::Lost
-        } else if g.scenario() == Scenario::Standard
-            && g.wave >= WAVES
-            && g.wave_spawned >= wave_size(WAVES)
-            && self.creep_count() == 0
-        {
-            Status::Won
-        } else {
-            Status::Running
-        };
+        let status = status_of(&self.globals, self.creep_count() as usize);
         self.globals.status = status as u8;
     }
 }

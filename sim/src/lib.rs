@@ -24,6 +24,7 @@
 
 #![deny(clippy::float_arithmetic)]
 
+pub mod check;
 pub mod dump;
 mod game;
 pub mod hashtree;
@@ -36,6 +37,7 @@ mod snapshot;
 mod state;
 mod view;
 
+pub use check::{Record, Rule};
 pub use game::{Column, Game};
 pub use input::{action, Command, Input};
 pub use rules::{CreepKind, TowerKind, RULES_VERSION};

@@ -49,6 +49,34 @@ const OFF_PATH: u8 = u8::MAX;
 const _: () = assert!(PATH_LEN < OFF_PATH as usize);
 const _: () = assert!(WAYPOINTS[WAYPOINTS.len() - 1].1 == LANE_H - 1);
 
+/// Whether each cell (row-major, as [`cell`]) is on the path, walked from [`WAYPOINTS`] at
+/// compile time: for checks that have no [`Map`] at hand.
+const ON_PATH: [bool; LANE_CELLS] = {
+    let mut on = [false; LANE_CELLS];
+    let mut i = 0;
+    while i + 1 < WAYPOINTS.len() {
+        let ((ax, ay), (bx, by)) = (WAYPOINTS[i], WAYPOINTS[i + 1]);
+        let (x0, x1) = if ax < bx { (ax, bx) } else { (bx, ax) };
+        let (y0, y1) = if ay < by { (ay, by) } else { (by, ay) };
+        let mut y = y0;
+        while y <= y1 {
+            let mut x = x0;
+            while x <= x1 {
+                on[y as usize * LANE_W as usize + x as usize] = true;
+                x += 1;
+            }
+            y += 1;
+        }
+        i += 1;
+    }
+    on
+};
+
+/// Whether `(x, y)`, a cell inside the lane, is on the path (as [`Map::on_path`]).
+pub fn on_path(x: u8, y: u8) -> bool {
+    ON_PATH[cell(x, y)]
+}
+
 /// The path and the tables the rules look things up in.
 #[derive(Debug, Clone)]
 pub struct Map {
@@ -208,6 +236,12 @@ mod tests {
             assert!(map.on_path(c.0, c.1));
         }
         assert!(!map.on_path(0, 0));
+        // The compile-time table agrees with the walked path on every cell.
+        for c in 0..LANE_CELLS {
+            let (x, y) = cell_xy(c);
+            assert_eq!(on_path(x, y), map.on_path(x, y), "cell ({x},{y})");
+        }
+        assert_eq!(ON_PATH.iter().filter(|&&on| on).count(), PATH_LEN);
     }
 
     /// Range tables agree with the distance definition and are sorted.

@@ -180,6 +180,21 @@ const CREEP_STATS: [CreepStats; 4] = [
     },
 ];
 
+/// The lowest the base's hit points fall. The rules run only while they are above zero, and one
+/// tick's leaks cost at most every creep's leak damage: [`MAX_CREEPS`] creeps of the kind
+/// that hurts the base most.
+pub const BASE_HP_MIN: i32 = {
+    let mut most = 0;
+    let mut i = 0;
+    while i < CREEP_STATS.len() {
+        if CREEP_STATS[i].leak_damage > most {
+            most = CREEP_STATS[i].leak_damage;
+        }
+        i += 1;
+    }
+    1 - MAX_CREEPS as i32 * most
+};
+
 // ---- towers ----
 
 /// The kinds of tower. Stored as a `u8` in [`crate::Tower::kind`].

@@ -28,7 +28,9 @@
 //! world's columns, and loading copies them back over the records the world has, spawning or
 //! despawning only the difference in count at the end of each archetype.
 
+use crate::check::{check_globals, check_records, check_state, Record, Rule};
 use crate::game::Game;
+use crate::rules::{MAX_CREEPS, MAX_TOWERS};
 use crate::state::{Creep, Globals, Tower};
 
 const HASH_MAGIC: &[u8; 8] = b"HLTDSTAT";
@@ -95,8 +97,9 @@ pub(crate) fn with_parts<R>(
     ])
 }
 
-/// The whole state of a [`Game`] at one frame, as packed columns. Only [`Game::save`] makes
-/// one, so a snapshot always holds a state some game was in.
+/// The whole state of a [`Game`] at one frame, as packed columns. Only [`Game::save`] (a copy
+/// of a game's state) and [`Snapshot::decode`] (which checks every field's range) make one, and
+/// its fields are private, so a snapshot always holds a state [`Game::load`] can take.
 #[derive(Clone, Debug)]
 pub struct Snapshot {
     globals: Globals,
@@ -116,10 +119,13 @@ pub enum LoadPath {
     Resized,
 }
 
-/// Why bytes are not the canonical encoding of a state.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Why bytes are not the canonical encoding of a state the rules can reach. Each error names
+/// what is wrong and where: a byte offset for the shape, a record (`creep 17`) and a field
+/// for the contents (see [`crate::check`] for every field's range).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum SnapshotError {
     /// The bytes end before the part at this offset.
+    #[error("state truncated at byte {offset} (needs {need} more)")]
     Truncated {
         /// Offset of the part that is cut.
         offset: usize,
@@ -127,24 +133,70 @@ pub enum SnapshotError {
         need: usize,
     },
     /// The first 8 bytes are not `HLTDSTAT`.
+    #[error("state does not start with HLTDSTAT")]
     Magic,
     /// Bytes are left after the towers, from this offset.
+    #[error("unexpected bytes after the state at {0}")]
     Trailing(usize),
+    /// More records of a kind than the rules keep alive.
+    #[error("{what} count {count} > {name} {limit}")]
+    Count {
+        /// `creep` or `tower`.
+        what: &'static str,
+        /// How many the state holds.
+        count: u64,
+        /// The limit's name: a constant or a field.
+        name: &'static str,
+        /// The limit.
+        limit: u32,
+    },
+    /// A field outside the range the rules give it.
+    #[error("{record}: {field} {value} {rule}")]
+    Field {
+        /// Whose field.
+        record: Record,
+        /// The field, as [`crate::dump`] names it (`gold[2]` for an array element).
+        field: &'static str,
+        /// Its value (a `u64` field's bits, such as `rng_inc`'s, read as an `i64`).
+        value: i64,
+        /// The range it is outside of.
+        rule: Rule,
+    },
+    /// Two records hold the same uid.
+    #[error("{record}: uid {uid} also held by {other}")]
+    SharedUid {
+        /// The later of the two (creeps before towers, by index).
+        record: Record,
+        /// The earlier one.
+        other: Record,
+        /// The uid.
+        uid: u32,
+    },
+    /// A tower stands on the path.
+    #[error("{record}: cell ({x}, {y}) is on the path")]
+    OnPath {
+        /// The tower.
+        record: Record,
+        /// Its column.
+        x: u8,
+        /// Its row.
+        y: u8,
+    },
+    /// Two towers stand on one cell.
+    #[error("{record}: cell ({x}, {y}) of lane {lane} also holds {other}")]
+    SharedCell {
+        /// The later tower.
+        record: Record,
+        /// The earlier tower on that cell.
+        other: Record,
+        /// The lane.
+        lane: u8,
+        /// The column.
+        x: u8,
+        /// The row.
+        y: u8,
+    },
 }
-
-impl std::fmt::Display for SnapshotError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            SnapshotError::Truncated { offset, need } => {
-                write!(f, "state truncated at byte {offset} (needs {need} more)")
-            }
-            SnapshotError::Magic => f.write_str("state does not start with HLTDSTAT"),
-            SnapshotError::Trailing(at) => write!(f, "unexpected bytes after the state at {at}"),
-        }
-    }
-}
-
-impl std::error::Error for SnapshotError {}
 
 /// Reads the canonical encoding part by part.
 struct Parts<'a> {
@@ -165,11 +217,25 @@ impl<'a> Parts<'a> {
         Ok(&rest[..n])
     }
 
-    fn records<T: bytemuck::Pod>(&mut self) -> Result<Vec<T>, SnapshotError> {
-        let count = u32::from_le_bytes(self.take(4)?.try_into().unwrap_or([0; 4])) as usize;
+    /// A count, then that many records; a count above `limit` is refused before its records
+    /// are read.
+    fn records<T: bytemuck::Pod>(
+        &mut self,
+        what: &'static str,
+        name: &'static str,
+        limit: u32,
+    ) -> Result<Vec<T>, SnapshotError> {
+        let count = u32::from_le_bytes(self.take(4)?.try_into().unwrap_or([0; 4]));
+        if count > limit {
+            return Err(SnapshotError::Count {
+                what,
+                count: count.into(),
+                name,
+                limit,
+            });
+        }
         let size = std::mem::size_of::<T>();
-        // Checked before allocating: a count can claim far more than the bytes hold.
-        let bytes = self.take(count.saturating_mul(size))?;
+        let bytes = self.take(count as usize * size)?;
         Ok(bytes
             .chunks_exact(size)
             .map(bytemuck::pod_read_unaligned)
@@ -189,22 +255,39 @@ impl Snapshot {
         });
     }
 
-    /// Reads a canonical encoding back, whatever the bytes: an error says what is wrong and
-    /// where. Its hash is computed from the bytes; the state is only as trustworthy as that
-    /// hash, so compare it with one you trust before loading it into a game (a state no game
-    /// could reach may break the rules' assumptions).
+    /// Reads a canonical encoding back, whatever the bytes, and checks that it is a state the
+    /// rules can reach, field by field (every count within its limit, every field within the
+    /// range the rules give it: see [`crate::check`]), so that [`Game::load`] of it is safe.
+    /// An error says what is wrong and where. Its hash is computed from the bytes; a state in
+    /// range is still only as trustworthy as that hash, so compare it with one you trust
+    /// before taking it for the match's.
     ///
     /// # Errors
-    /// [`SnapshotError`] when the bytes are not an encoding.
+    /// [`SnapshotError`] when the bytes are not an encoding, or encode a state out of range.
     pub fn decode(bytes: &[u8]) -> Result<Snapshot, SnapshotError> {
+        let snapshot = Snapshot::decode_unchecked(bytes)?;
+        check_state(&snapshot.globals, &snapshot.creeps, &snapshot.towers)?;
+        Ok(snapshot)
+    }
+
+    /// [`Snapshot::decode`] without the range checks: only for the crate's own tests, which
+    /// need snapshots no game reaches (to show that every byte shows up in a diff). Never
+    /// load one.
+    #[cfg(test)]
+    pub(crate) fn decode_unchecked_for_test(bytes: &[u8]) -> Result<Snapshot, SnapshotError> {
+        Snapshot::decode_unchecked(bytes)
+    }
+
+    /// The shape only: magic, globals, counts within their limits, records, nothing after.
+    fn decode_unchecked(bytes: &[u8]) -> Result<Snapshot, SnapshotError> {
         let mut parts = Parts { bytes, at: 0 };
         if parts.take(HASH_MAGIC.len())? != HASH_MAGIC {
             return Err(SnapshotError::Magic);
         }
         let globals: Globals =
             bytemuck::pod_read_unaligned(parts.take(std::mem::size_of::<Globals>())?);
-        let creeps: Vec<Creep> = parts.records()?;
-        let towers: Vec<Tower> = parts.records()?;
+        let creeps: Vec<Creep> = parts.records("creep", "MAX_CREEPS", MAX_CREEPS)?;
+        let towers: Vec<Tower> = parts.records("tower", "MAX_TOWERS", MAX_TOWERS)?;
         if parts.at != bytes.len() {
             return Err(SnapshotError::Trailing(parts.at));
         }
@@ -284,11 +367,51 @@ impl Game {
             self.hash,
             "a saved state hashes as it did live"
         );
+        // The rules keep every state inside the load contract; this says so in debug builds
+        // (all but the uniqueness of uids, which would allocate).
+        debug_assert_eq!(
+            check_globals(
+                &snapshot.globals,
+                snapshot.creeps.len(),
+                snapshot.towers.len()
+            )
+            .and_then(|()| check_records(
+                &snapshot.globals,
+                &snapshot.creeps,
+                &snapshot.towers
+            )),
+            Ok(()),
+            "the rules left the range of a state"
+        );
     }
 
     /// Restores the state saved in `snapshot`, including the storage order of every entity,
     /// and says which way it did.
+    ///
+    /// # Contract
+    /// `snapshot` holds a state inside the ranges of [`crate::check`]: counts within
+    /// [`MAX_CREEPS`] and [`MAX_TOWERS`], lanes below the player count, towers on free cells
+    /// off the path, hit points, levels, kinds, timers and waves within what the rules give
+    /// them, uids unique and below `next_uid`. The rules assume it (they index by lane and
+    /// cell, and add to bounded numbers) and keep it from tick to tick. Every [`Snapshot`]
+    /// satisfies it by construction, because only two things make one: [`Game::save`], a copy
+    /// of a game's state, and [`Snapshot::decode`], which refuses bytes outside it; its fields
+    /// are private. So the check here is cheap: the globals and the counts in every build,
+    /// every record in debug builds (but the uniqueness of uids, which would allocate), and
+    /// a load stays a copy of the columns.
     pub fn load(&mut self, snapshot: &Snapshot) -> LoadPath {
+        if let Err(err) = check_globals(
+            &snapshot.globals,
+            snapshot.creeps.len(),
+            snapshot.towers.len(),
+        ) {
+            panic!("load contract: a snapshot out of range: {err}");
+        }
+        debug_assert_eq!(
+            check_records(&snapshot.globals, &snapshot.creeps, &snapshot.towers),
+            Ok(()),
+            "load contract: every record in range"
+        );
         let path = if self.restore_records(&snapshot.creeps, &snapshot.towers) {
             LoadPath::Resized
         } else {

@@ -105,7 +105,7 @@ pub struct Globals {
     pub rules_version: u32,
     /// Ticks simulated so far.
     pub frame: u32,
-    /// Next stable id to hand out.
+    /// Next stable id to hand out; every uid in the state is below it.
     pub next_uid: u32,
     /// The shared base's hit points.
     pub base_hp: i32,
@@ -163,11 +163,19 @@ impl Globals {
         value
     }
 
-    /// Hands out the next stable id.
+    /// Hands out the next stable id. Callers check [`Globals::uids_left`] first: ids never
+    /// wrap, so every uid is unique and below `next_uid`.
     pub(crate) fn take_uid(&mut self) -> u32 {
+        debug_assert!(self.uids_left() > 0, "every uid is handed out");
         let uid = self.next_uid;
         self.next_uid = self.next_uid.wrapping_add(1);
         uid
+    }
+
+    /// Ids still to hand out. When none are left (after 2^32 - 1 spawns and builds, more than
+    /// four hours of the swarm's largest respawn every tick) nothing more spawns or is built.
+    pub(crate) fn uids_left(&self) -> u32 {
+        u32::MAX - self.next_uid
     }
 
     /// The match's scenario.

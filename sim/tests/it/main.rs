@@ -1,5 +1,6 @@
 //! sim's integration tests: one binary, one module per concern.
 
+mod decode;
 mod golden;
 mod restore;
 mod rollback_props;
