@@ -606,5 +606,20 @@ fn a_state_named_1500_times_is_decoded_once() {
     if let Some(peak) = peak {
         assert!(peak < PEAK_KB_MAX, "peak {peak} kB");
     }
+    // The same file under 1,500 different frames (which kept 1,500 decoded copies, 3.6 GB,
+    // before): a file holds one frame's state, so this is refused at the first wrong frame.
+    let files: Vec<serde_json::Value> = (0..1500)
+        .map(|f| serde_json::json!({"frame": f, "file": "state-40.bin"}))
+        .collect();
+    meta["around_files"] = serde_json::Value::Array(files);
+    std::fs::write(
+        &meta_path,
+        serde_json::to_string_pretty(&meta).expect("JSON"),
+    )
+    .expect("write");
+    refused(
+        &["desync", "diff", d, d],
+        "around_files[0]: state-40.bin holds the state of frame 40, not of frame 0",
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
