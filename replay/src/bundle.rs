@@ -14,14 +14,16 @@
 //!   `bundle.json`): peers' verdicts may name different frames, and a comparison needs the
 //!   two peers' states of the same frame.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use sim::dump::Difference;
 use sim::{Input, Snapshot};
 
 use crate::format::Header;
-use crate::read::{read, Replay};
+use crate::read::Replay;
 use crate::record::Recorder;
 
 /// The bundle description's version.
@@ -138,6 +140,19 @@ pub enum BundleError {
         /// What is wrong.
         problem: String,
     },
+    /// A file could not be read: not a regular file, larger than its cap, unreadable.
+    #[error(transparent)]
+    File(#[from] crate::file::FileError),
+    /// A field of `bundle.json` is out of its range or disagrees with the bundle.
+    #[error("{path}: {field}: {problem}")]
+    Field {
+        /// The `bundle.json`.
+        path: PathBuf,
+        /// The field (`seat`, `hashes[3].hash`).
+        field: String,
+        /// What is wrong.
+        problem: String,
+    },
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BundleError + '_ {
@@ -244,22 +259,223 @@ pub fn write(dir: &Path, evidence: &Evidence) -> Result<Meta, BundleError> {
 pub struct Bundle {
     /// Its directory.
     pub dir: PathBuf,
-    /// `bundle.json`.
+    /// `bundle.json`, every field checked against its range.
     pub meta: Meta,
     /// The replay.
     pub replay: Replay,
     /// Our state at the verdict's frame.
-    pub state: Option<Snapshot>,
+    pub state: Option<Arc<Snapshot>>,
     /// Our state at the agreed frame.
-    pub agreed: Option<Snapshot>,
-    /// Every state the bundle holds, by frame (the verdict's, the agreed one's, the others).
-    pub states: std::collections::BTreeMap<i32, Snapshot>,
+    pub agreed: Option<Arc<Snapshot>>,
+    /// Every state the bundle holds, by frame (the verdict's, the agreed one's, the others);
+    /// each file is decoded once, however often `bundle.json` names it.
+    pub states: BTreeMap<i32, Arc<Snapshot>>,
 }
 
-/// Reads the bundle in directory `path` (or whose `bundle.json` is `path`).
+/// Distinct state files a bundle may hold: the 240 states a peer keeps for evidence
+/// (`net::local::EVIDENCE_STATES`), the verdict's and the agreed one, with room to spare.
+pub const STATE_FILES_MAX: usize = 256;
+/// Entries of `hashes` at most: the 4,096 hashes a session keeps (`net::session::HASHES_KEPT`)
+/// and more.
+pub const HASHES_MAX: usize = 8192;
+
+/// `bundle.json` as it comes, with integers wide enough for any value so a value out of its
+/// range is named with its field rather than failing the parse.
+#[derive(Deserialize)]
+struct RawMeta {
+    bundle_version: u64,
+    rules_version: u64,
+    seat: u64,
+    seed: u64,
+    players: u64,
+    verdict_frame: i64,
+    diverged: Vec<u64>,
+    checksums: Vec<RawChecksum>,
+    agreed_frame: Option<i64>,
+    hashes: Vec<RawHash>,
+    replay_file: String,
+    replay_frames: u64,
+    state_file: Option<String>,
+    agreed_file: Option<String>,
+    #[serde(default)]
+    around_files: Vec<RawFrameFile>,
+}
+
+#[derive(Deserialize)]
+struct RawChecksum {
+    seat: u64,
+    checksum: String,
+}
+
+#[derive(Deserialize)]
+struct RawHash {
+    frame: i64,
+    hash: String,
+}
+
+#[derive(Deserialize)]
+struct RawFrameFile {
+    frame: i64,
+    file: String,
+}
+
+/// Checks every field of `raw` against its range, naming the first that is not in it.
+fn validate(raw: RawMeta) -> Result<Meta, (String, String)> {
+    let field = |name: &str, problem: String| Err((name.to_string(), problem));
+    if raw.bundle_version != u64::from(BUNDLE_VERSION) {
+        return field(
+            "bundle_version",
+            format!("{}, this build reads {BUNDLE_VERSION}", raw.bundle_version),
+        );
+    }
+    let Ok(rules_version) = u32::try_from(raw.rules_version) else {
+        return field(
+            "rules_version",
+            format!("{} is out of range (a u32)", raw.rules_version),
+        );
+    };
+    let max_players = sim::rules::MAX_PLAYERS as u64;
+    if !(1..=max_players).contains(&raw.players) {
+        return field(
+            "players",
+            format!("{} is out of range (1 to {max_players})", raw.players),
+        );
+    }
+    let players = raw.players as u8;
+    let seat_in = |name: String, seat: u64| -> Result<usize, (String, String)> {
+        if seat >= raw.players {
+            return Err((
+                name,
+                format!(
+                    "{seat} is not a seat of a {} player match (0 to {})",
+                    raw.players,
+                    raw.players - 1
+                ),
+            ));
+        }
+        Ok(seat as usize)
+    };
+    let frame_in = |name: String, frame: i64| -> Result<i32, (String, String)> {
+        i32::try_from(frame)
+            .ok()
+            .filter(|f| *f >= 0)
+            .ok_or((name, format!("{frame} is out of range (0 to {})", i32::MAX)))
+    };
+    let hex_in = |name: String, text: &str, digits: usize| -> Result<String, (String, String)> {
+        if text.len() != digits || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let shown: String = text.chars().take(80).collect();
+            return Err((name, format!("{shown:?} is not {digits} hex digits")));
+        }
+        Ok(text.to_ascii_lowercase())
+    };
+    let seat = seat_in("seat".into(), raw.seat)?;
+    let verdict_frame = frame_in("verdict_frame".into(), raw.verdict_frame)?;
+    if raw.diverged.len() > usize::from(players) {
+        return field(
+            "diverged",
+            format!("{} seats in a {players} player match", raw.diverged.len()),
+        );
+    }
+    let mut diverged = Vec::with_capacity(raw.diverged.len());
+    for (i, s) in raw.diverged.iter().enumerate() {
+        let s = seat_in(format!("diverged[{i}]"), *s)?;
+        if diverged.contains(&s) {
+            return field(
+                &format!("diverged[{i}]"),
+                format!("seat {s} is listed twice"),
+            );
+        }
+        diverged.push(s);
+    }
+    if raw.checksums.len() > usize::from(players) {
+        return field(
+            "checksums",
+            format!(
+                "{} checksums in a {players} player match",
+                raw.checksums.len()
+            ),
+        );
+    }
+    let mut checksums: Vec<SeatChecksum> = Vec::with_capacity(raw.checksums.len());
+    for (i, c) in raw.checksums.iter().enumerate() {
+        let seat = seat_in(format!("checksums[{i}].seat"), c.seat)?;
+        if checksums.iter().any(|other| other.seat == seat) {
+            return field(
+                &format!("checksums[{i}].seat"),
+                format!("seat {seat} is listed twice"),
+            );
+        }
+        checksums.push(SeatChecksum {
+            seat,
+            checksum: hex_in(format!("checksums[{i}].checksum"), &c.checksum, 32)?,
+        });
+    }
+    let agreed_frame = match raw.agreed_frame {
+        Some(f) => Some(frame_in("agreed_frame".into(), f)?),
+        None => None,
+    };
+    if raw.hashes.len() > HASHES_MAX {
+        return field(
+            "hashes",
+            format!("{} entries, at most {HASHES_MAX}", raw.hashes.len()),
+        );
+    }
+    let mut hashes: Vec<FrameHash> = Vec::with_capacity(raw.hashes.len());
+    for (i, h) in raw.hashes.iter().enumerate() {
+        let frame = frame_in(format!("hashes[{i}].frame"), h.frame)?;
+        if hashes.last().is_some_and(|last| last.frame >= frame) {
+            return field(
+                &format!("hashes[{i}].frame"),
+                format!("{frame} does not follow the frame before it (oldest first, once each)"),
+            );
+        }
+        hashes.push(FrameHash {
+            frame,
+            hash: hex_in(format!("hashes[{i}].hash"), &h.hash, 64)?,
+        });
+    }
+    let Ok(replay_frames) = u32::try_from(raw.replay_frames) else {
+        return field(
+            "replay_frames",
+            format!("{} is out of range (a u32)", raw.replay_frames),
+        );
+    };
+    if raw.agreed_file.is_some() && agreed_frame.is_none() {
+        return field("agreed_file", "given without an agreed_frame".into());
+    }
+    let mut around_files = Vec::new();
+    for (i, f) in raw.around_files.into_iter().enumerate() {
+        around_files.push(FrameFile {
+            frame: frame_in(format!("around_files[{i}].frame"), f.frame)?,
+            file: f.file,
+        });
+    }
+    Ok(Meta {
+        bundle_version: BUNDLE_VERSION,
+        rules_version,
+        seat,
+        seed: raw.seed,
+        players,
+        verdict_frame,
+        diverged,
+        checksums,
+        agreed_frame,
+        hashes,
+        replay_file: raw.replay_file,
+        replay_frames,
+        state_file: raw.state_file,
+        agreed_file: raw.agreed_file,
+        around_files,
+    })
+}
+
+/// Reads the bundle in directory `path` (or whose `bundle.json` is `path`). Every file is read
+/// through [`crate::file`] (regular files only, each within its cap), every field of
+/// `bundle.json` is checked against its range, and each state file is decoded once, however
+/// often it is named.
 ///
 /// # Errors
-/// [`BundleError`] naming the file and what is wrong with it.
+/// [`BundleError`] naming the file, or the field of `bundle.json`, and what is wrong with it.
 pub fn open(path: &Path) -> Result<Bundle, BundleError> {
     let dir = if path.is_dir() {
         path.to_path_buf()
@@ -267,55 +483,144 @@ pub fn open(path: &Path) -> Result<Bundle, BundleError> {
         path.parent().unwrap_or(Path::new(".")).to_path_buf()
     };
     let meta_path = dir.join(META_FILE);
-    let text = std::fs::read_to_string(&meta_path).map_err(io(&meta_path))?;
-    let meta: Meta = serde_json::from_str(&text).map_err(|err| {
+    let text = crate::file::read_to_string(&meta_path, crate::file::BUNDLE_META)?;
+    let raw: RawMeta = serde_json::from_str(&text).map_err(|err| {
         corrupt(
             &meta_path,
             format!("line {} column {}: {err}", err.line(), err.column()),
         )
     })?;
-    if meta.bundle_version != BUNDLE_VERSION {
-        return Err(corrupt(
-            &meta_path,
-            format!(
-                "bundle version {}, this build reads {BUNDLE_VERSION}",
-                meta.bundle_version
-            ),
-        ));
-    }
-    let file = |name: &str| -> Result<PathBuf, BundleError> {
+    let field = |field: String, problem: String| BundleError::Field {
+        path: meta_path.clone(),
+        field,
+        problem,
+    };
+    let meta = validate(raw).map_err(|(name, problem)| field(name, problem))?;
+    let file = |name: &str, what: &str| -> Result<PathBuf, BundleError> {
         // Names come from the file: keep them inside the bundle.
-        if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
-            return Err(corrupt(&meta_path, format!("bad file name {name:?}")));
+        if name.is_empty() || name.contains(['/', '\\', '\0']) || name.starts_with('.') {
+            return Err(field(what.to_string(), format!("bad file name {name:?}")));
         }
         Ok(dir.join(name))
     };
-    let replay_path = file(&meta.replay_file)?;
-    let bytes = std::fs::read(&replay_path).map_err(io(&replay_path))?;
-    let replay = read(&bytes).map_err(|err| corrupt(&replay_path, err.to_string()))?;
+    let replay_path = file(&meta.replay_file, "replay_file")?;
+    let replay = crate::read::read_file(&replay_path).map_err(|err| match err {
+        crate::read::ReplayFileError::File(err) => BundleError::File(err),
+        crate::read::ReplayFileError::Read { source, .. } => {
+            corrupt(&replay_path, source.to_string())
+        }
+    })?;
     if let Some(stop) = &replay.stopped {
         return Err(corrupt(&replay_path, stop.to_string()));
     }
-    let state = |name: &Option<String>| -> Result<Option<Snapshot>, BundleError> {
-        let Some(name) = name else {
-            return Ok(None);
-        };
-        let path = file(name)?;
-        let bytes = std::fs::read(&path).map_err(io(&path))?;
-        Snapshot::decode(&bytes)
-            .map(Some)
-            .map_err(|err| corrupt(&path, err.to_string()))
+    let h = &replay.header;
+    let disagrees = |name: &str, ours: String, theirs: String| {
+        field(
+            name.to_string(),
+            format!("{ours}, but the replay's header says {theirs}"),
+        )
     };
-    let state_snapshot = state(&meta.state_file)?;
-    let agreed = state(&meta.agreed_file)?;
-    let mut states = std::collections::BTreeMap::new();
-    for extra in &meta.around_files {
-        if let Some(snapshot) = state(&Some(extra.file.clone()))? {
-            states.insert(extra.frame, snapshot);
-        }
+    if meta.players != h.players {
+        return Err(disagrees(
+            "players",
+            meta.players.to_string(),
+            h.players.to_string(),
+        ));
     }
-    for snapshot in state_snapshot.iter().chain(&agreed) {
-        states.insert(snapshot.frame() as i32, snapshot.clone());
+    if meta.seed != h.seed {
+        return Err(disagrees("seed", meta.seed.to_string(), h.seed.to_string()));
+    }
+    if meta.rules_version != h.rules_version {
+        return Err(disagrees(
+            "rules_version",
+            meta.rules_version.to_string(),
+            h.rules_version.to_string(),
+        ));
+    }
+    if h.recorder.is_some_and(|r| usize::from(r) != meta.seat) {
+        return Err(disagrees(
+            "seat",
+            meta.seat.to_string(),
+            format!("recorder {}", h.recorder.unwrap_or(0)),
+        ));
+    }
+    if meta.replay_frames != replay.frames() {
+        return Err(field(
+            "replay_frames".into(),
+            format!(
+                "{}, but the replay holds {} frames",
+                meta.replay_frames,
+                replay.frames()
+            ),
+        ));
+    }
+
+    // Each file decoded once; a file holds one frame's state, so it can stand for one frame.
+    let mut decoded: BTreeMap<String, Arc<Snapshot>> = BTreeMap::new();
+    let mut state = |name: &str, frame: i32, what: String| -> Result<Arc<Snapshot>, BundleError> {
+        let snapshot = match decoded.get(name) {
+            Some(snapshot) => Arc::clone(snapshot),
+            None => {
+                if decoded.len() == STATE_FILES_MAX {
+                    return Err(field(
+                        what,
+                        format!("more than {STATE_FILES_MAX} state files in one bundle"),
+                    ));
+                }
+                let path = file(name, &what)?;
+                let bytes = crate::file::read(&path, crate::file::STATE)?;
+                let snapshot = Snapshot::decode(&bytes)
+                    .map(Arc::new)
+                    .map_err(|err| corrupt(&path, err.to_string()))?;
+                decoded.insert(name.to_string(), Arc::clone(&snapshot));
+                snapshot
+            }
+        };
+        if i64::from(snapshot.frame()) != i64::from(frame) {
+            return Err(field(
+                what,
+                format!(
+                    "{name} holds the state of frame {}, not of frame {frame}",
+                    snapshot.frame()
+                ),
+            ));
+        }
+        Ok(snapshot)
+    };
+    let state_snapshot = match &meta.state_file {
+        Some(name) => Some(state(name, meta.verdict_frame, "state_file".into())?),
+        None => None,
+    };
+    let agreed = match (&meta.agreed_file, meta.agreed_frame) {
+        (Some(name), Some(frame)) => Some(state(name, frame, "agreed_file".into())?),
+        _ => None,
+    };
+    let mut states = BTreeMap::new();
+    if let Some(snapshot) = &state_snapshot {
+        states.insert(meta.verdict_frame, Arc::clone(snapshot));
+    }
+    if let (Some(snapshot), Some(frame)) = (&agreed, meta.agreed_frame) {
+        states.insert(frame, Arc::clone(snapshot));
+    }
+    let mut names: BTreeMap<i32, &str> = BTreeMap::new();
+    for (i, extra) in meta.around_files.iter().enumerate() {
+        let what = format!("around_files[{i}]");
+        match names.get(&extra.frame) {
+            Some(name) if *name == extra.file => continue,
+            Some(name) => {
+                return Err(field(
+                    what,
+                    format!(
+                        "frame {} is listed twice, as {name:?} and {:?}",
+                        extra.frame, extra.file
+                    ),
+                ))
+            }
+            None => {}
+        }
+        let snapshot = state(&extra.file, extra.frame, what)?;
+        names.insert(extra.frame, &extra.file);
+        states.insert(extra.frame, snapshot);
     }
     Ok(Bundle {
         dir,
@@ -369,7 +674,7 @@ pub fn compare(a: &Bundle, b: &Bundle) -> Comparison {
             b.meta.rules_version
         ));
     }
-    let theirs: std::collections::BTreeMap<i32, &str> = b
+    let theirs: BTreeMap<i32, &str> = b
         .meta
         .hashes
         .iter()
@@ -412,7 +717,15 @@ pub fn compare(a: &Bundle, b: &Bundle) -> Comparison {
         .copied();
     match frame {
         Some(frame) => {
-            out.state_difference = Some((frame, a.states[&frame].diff(&b.states[&frame])))
+            let (x, y) = (&a.states[&frame], &b.states[&frame]);
+            // The hash is over the whole canonical encoding: equal hashes are equal states,
+            // and the field-by-field dump (which costs hundreds of bytes a creep) is skipped.
+            let differences = if x.hash() == y.hash() {
+                Vec::new()
+            } else {
+                x.diff(y)
+            };
+            out.state_difference = Some((frame, differences));
         }
         None => out
             .notes

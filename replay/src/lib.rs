@@ -6,6 +6,7 @@
 //! **Invariant:** nothing here depends on the network; a replay holds confirmed inputs only.
 
 pub mod bundle;
+pub mod file;
 mod format;
 mod play;
 mod read;
@@ -14,6 +15,8 @@ mod verify;
 
 pub use format::{Header, MatchKind, FORMAT_VERSION, MAGIC};
 pub use play::{Player, Seek};
-pub use read::{read, End, Keyframe, ReadError, ReadErrorKind, Replay};
+pub use read::{
+    read, read_file, read_from, End, Keyframe, ReadError, ReadErrorKind, Replay, ReplayFileError,
+};
 pub use record::{RecordError, Recorder};
 pub use verify::{verify, Verdict};

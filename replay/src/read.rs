@@ -1,7 +1,12 @@
 //! Reading a replay, whatever the bytes: every complete, intact chunk is kept, and the first
 //! problem is named with its chunk and byte offset.
 
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
 use sim::{Input, Snapshot, StateHash, Status};
+
+use crate::file::FileError;
 
 use crate::format::{
     chain_next, chain_start, chunk_sum, decode_inputs, kind_name, Bytes, Header, CHUNK_HEAD,
@@ -54,6 +59,14 @@ pub enum ReadErrorKind {
     /// The end chunk is wrong.
     #[error("bad end chunk: {0}")]
     End(String),
+    /// Reading the file failed (or it grew past its cap while being read).
+    #[error("reading failed: {message}")]
+    Io {
+        /// The error's kind.
+        kind: std::io::ErrorKind,
+        /// What failed.
+        message: String,
+    },
 }
 
 /// Where reading stopped, and why.
@@ -132,26 +145,90 @@ fn status_of(code: u8) -> Option<Status> {
 /// # Errors
 /// [`ReadError`] when the prefix or the header chunk is damaged, or from another build.
 pub fn read(bytes: &[u8]) -> Result<Replay, ReadError> {
-    let fail = |chunk, offset: usize, kind| ReadError {
+    read_from(bytes)
+}
+
+/// Why a replay file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayFileError {
+    /// The file is not one to read (a FIFO, a device, larger than a replay can be) or could
+    /// not be opened.
+    #[error(transparent)]
+    File(#[from] FileError),
+    /// Its prefix or header is damaged.
+    #[error("{}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, and where.
+        source: ReadError,
+    },
+}
+
+/// Reads the replay file at `path` (a regular file of at most [`crate::file::REPLAY_FILE_MAX`]
+/// bytes), a chunk at a time: a file damaged near its start is refused after reading little.
+///
+/// # Errors
+/// [`ReplayFileError`] naming the file when it cannot be read or its prefix or header is
+/// damaged.
+pub fn read_file(path: &Path) -> Result<Replay, ReplayFileError> {
+    let file = crate::file::open(path, crate::file::REPLAY)?;
+    read_from(std::io::BufReader::with_capacity(64 << 10, file)).map_err(|source| {
+        ReplayFileError::Read {
+            path: path.to_path_buf(),
+            source,
+        }
+    })
+}
+
+/// Reads `n` bytes into `buf` or as many as there are before the end.
+fn fill<R: Read>(input: &mut R, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match input.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(n)
+}
+
+fn io_kind(err: &std::io::Error) -> ReadErrorKind {
+    ReadErrorKind::Io {
+        kind: err.kind(),
+        message: err.to_string(),
+    }
+}
+
+/// Reads a replay a chunk at a time from `input` (which is read no further than the first
+/// problem): at most one chunk's payload is held besides what the replay keeps.
+///
+/// # Errors
+/// [`ReadError`] when the prefix or the header chunk is damaged, or from another build.
+pub fn read_from<R: Read>(mut input: R) -> Result<Replay, ReadError> {
+    let fail = |chunk, offset: u64, kind| ReadError {
         chunk,
-        offset: offset as u64,
+        offset,
         kind,
     };
-    let mut prefix = Bytes::new(bytes);
-    let magic = prefix.take(MAGIC.len());
-    if magic != Some(&MAGIC[..]) {
+    let mut prefix = [0; PREFIX_LEN];
+    let got = fill(&mut input, &mut prefix).map_err(|err| fail(0, 0, io_kind(&err)))?;
+    if got < MAGIC.len() || prefix[..MAGIC.len()] != MAGIC[..] {
         return Err(fail(0, 0, ReadErrorKind::BadMagic));
     }
-    let Some(rest) = prefix.take(PREFIX_LEN - MAGIC.len()) else {
+    if got < PREFIX_LEN {
         return Err(fail(
             0,
             0,
             ReadErrorKind::Truncated {
                 kind: "prefix",
-                missing: (PREFIX_LEN - bytes.len()) as u64,
+                missing: (PREFIX_LEN - got) as u64,
             },
         ));
-    };
+    }
+    let rest = &prefix[MAGIC.len()..];
     let version = u16::from_le_bytes([rest[0], rest[1]]);
     if version != FORMAT_VERSION {
         return Err(fail(0, 0, ReadErrorKind::UnknownVersion(version)));
@@ -161,17 +238,18 @@ pub fn read(bytes: &[u8]) -> Result<Replay, ReadError> {
     }
 
     let mut chunks = Chunks {
-        bytes,
-        at: PREFIX_LEN,
+        input,
+        at: PREFIX_LEN as u64,
         index: 0,
+        buf: Vec::new(),
     };
-    let (kind, payload, offset) = match chunks.next_chunk() {
+    let (kind, offset) = match chunks.next_chunk() {
         Some(Ok(c)) => c,
         Some(Err(err)) => return Err(err),
         None => {
             return Err(fail(
                 0,
-                PREFIX_LEN,
+                PREFIX_LEN as u64,
                 ReadErrorKind::Truncated {
                     kind: "header",
                     missing: (CHUNK_HEAD + CHUNK_SUM) as u64,
@@ -179,6 +257,7 @@ pub fn read(bytes: &[u8]) -> Result<Replay, ReadError> {
             ))
         }
     };
+    let payload = chunks.payload();
     if kind != KIND_HEADER {
         return Err(fail(
             0,
@@ -207,7 +286,7 @@ pub fn read(bytes: &[u8]) -> Result<Replay, ReadError> {
         keyframes: Vec::new(),
         end: None,
         stopped: None,
-        intact_bytes: chunks.at as u64,
+        intact_bytes: chunks.at,
     };
     let mut chain = chain_start(payload);
     let players = usize::from(header.players);
@@ -215,7 +294,8 @@ pub fn read(bytes: &[u8]) -> Result<Replay, ReadError> {
         let index = chunks.index - 1;
         let stop = match next {
             Err(err) => Some(err),
-            Ok((kind, payload, offset)) => {
+            Ok((kind, offset)) => {
+                let payload = chunks.payload();
                 let result = if replay.end.is_some() {
                     Err(ReadErrorKind::End("a chunk follows the end chunk".into()))
                 } else {
@@ -234,67 +314,88 @@ pub fn read(bytes: &[u8]) -> Result<Replay, ReadError> {
             replay.stopped = Some(err);
             break;
         }
-        replay.intact_bytes = chunks.at as u64;
+        replay.intact_bytes = chunks.at;
     }
     Ok(replay)
 }
 
-/// A chunk's kind, payload, and offset in the file.
-type RawChunk<'a> = (u8, &'a [u8], usize);
-
-/// Splits the bytes after the prefix into checked chunks.
-struct Chunks<'a> {
-    bytes: &'a [u8],
-    at: usize,
+/// Reads the chunks after the prefix one at a time, checking each.
+struct Chunks<R> {
+    input: R,
+    /// Offset of the next chunk.
+    at: u64,
     index: u32,
+    /// The last chunk read: head, payload, checksum.
+    buf: Vec<u8>,
 }
 
-impl<'a> Chunks<'a> {
-    /// The next chunk's kind, payload and offset; `None` at the end of the file.
-    fn next_chunk(&mut self) -> Option<Result<RawChunk<'a>, ReadError>> {
-        if self.at >= self.bytes.len() {
-            return None;
-        }
+impl<R: Read> Chunks<R> {
+    /// The next chunk's kind and offset (its payload is [`Chunks::payload`]); `None` at the
+    /// end of the file.
+    fn next_chunk(&mut self) -> Option<Result<(u8, u64), ReadError>> {
         let offset = self.at;
         let index = self.index;
-        self.index += 1;
         let fail = |kind| {
             Some(Err(ReadError {
                 chunk: index,
-                offset: offset as u64,
+                offset,
                 kind,
             }))
         };
-        let rest = &self.bytes[offset..];
-        let kind_byte = rest[0];
+        let mut head = [0; CHUNK_HEAD];
+        let got = match fill(&mut self.input, &mut head) {
+            Ok(0) => return None,
+            Ok(got) => got,
+            Err(err) => {
+                self.index += 1;
+                return fail(io_kind(&err));
+            }
+        };
+        self.index += 1;
+        let kind_byte = head[0];
         let kind = kind_name(kind_byte);
-        if rest.len() < CHUNK_HEAD {
+        if got < CHUNK_HEAD {
             return fail(ReadErrorKind::Truncated {
                 kind,
-                missing: (CHUNK_HEAD - rest.len()) as u64,
+                missing: (CHUNK_HEAD - got) as u64,
             });
         }
-        let len = u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]);
+        let len = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
         if len > PAYLOAD_MAX {
             return fail(ReadErrorKind::TooLong(len));
         }
-        let total = CHUNK_HEAD + len as usize + CHUNK_SUM;
-        if rest.len() < total {
+        let rest = len as usize + CHUNK_SUM;
+        self.buf.clear();
+        self.buf.extend_from_slice(&head);
+        // Grows with what arrives, so a length the file does not hold is not allocated.
+        if let Err(err) = (&mut self.input)
+            .take(rest as u64)
+            .read_to_end(&mut self.buf)
+        {
+            return fail(io_kind(&err));
+        }
+        let got = self.buf.len() - CHUNK_HEAD;
+        if got < rest {
             return fail(ReadErrorKind::Truncated {
                 kind,
-                missing: (total - rest.len()) as u64,
+                missing: (rest - got) as u64,
             });
         }
-        let head = &rest[..CHUNK_HEAD];
-        let payload = &rest[CHUNK_HEAD..CHUNK_HEAD + len as usize];
-        if chunk_sum(head, payload)[..] != rest[total - CHUNK_SUM..total] {
+        let payload = &self.buf[CHUNK_HEAD..CHUNK_HEAD + len as usize];
+        if chunk_sum(&head, payload)[..] != self.buf[CHUNK_HEAD + len as usize..] {
             return fail(ReadErrorKind::Checksum(kind));
         }
         if head[1..4].iter().any(|&b| b != 0) {
             return fail(ReadErrorKind::Reserved);
         }
-        self.at += total;
-        Some(Ok((kind_byte, payload, offset)))
+        self.at += (CHUNK_HEAD + rest) as u64;
+        Some(Ok((kind_byte, offset)))
+    }
+
+    /// The payload of the chunk [`Chunks::next_chunk`] returned last.
+    fn payload(&self) -> &[u8] {
+        let end = self.buf.len().saturating_sub(CHUNK_SUM);
+        self.buf.get(CHUNK_HEAD..end).unwrap_or(&[])
     }
 }
 
@@ -312,6 +413,9 @@ fn frames(
             "starts at frame {first}, but {} frames came before",
             replay.frames()
         ));
+    }
+    if replay.keyframes.is_empty() {
+        return bad("no keyframe of frame 0 before the first frames".into());
     }
     if count == 0 || count > FRAMES_PER_CHUNK_MAX {
         return bad(format!("{count} frames in one chunk"));
@@ -348,31 +452,50 @@ fn frames(
 }
 
 fn keyframe(replay: &mut Replay, payload: &[u8]) -> Result<(), ReadErrorKind> {
+    let bad = |what: String| Err(ReadErrorKind::Keyframe(what));
     let mut r = Bytes::new(payload);
     let frame = r.u32();
+    if frame != replay.frames() {
+        return bad(format!("of frame {frame} after {} frames", replay.frames()));
+    }
+    // The format puts one after frame 0 and one every interval frames, each once.
+    if let Some(last) = replay.keyframes.last().filter(|k| k.frame >= frame) {
+        return bad(format!(
+            "a second keyframe of frame {frame} (the last was of frame {})",
+            last.frame
+        ));
+    }
+    let interval = replay.header.keyframe_interval;
+    if !frame.is_multiple_of(interval) {
+        return bad(format!(
+            "of frame {frame}, not a multiple of the keyframe interval {interval}"
+        ));
+    }
     let snapshot =
         Snapshot::decode(r.rest()).map_err(|e| ReadErrorKind::Keyframe(e.to_string()))?;
     if snapshot.frame() != frame {
-        return Err(ReadErrorKind::Keyframe(format!(
+        return bad(format!(
             "labelled frame {frame}, holds frame {}",
             snapshot.frame()
-        )));
+        ));
     }
-    if frame != replay.frames() {
-        return Err(ReadErrorKind::Keyframe(format!(
-            "of frame {frame} after {} frames",
-            replay.frames()
-        )));
-    }
-    // The recorded hash of that frame must be the keyframe's: the state is the one played.
+    // The state is the one played: frame 0's is the header's initial state, and any other
+    // must hash to the recorded hash of its frame.
     let recorded = match frame {
-        0 => None,
-        f => replay.hashes.get(f as usize - 1).copied(),
+        0 => match replay.header.settings() {
+            Ok(settings) => sim::Game::new(settings).hash(),
+            Err(err) => return bad(format!("the header's settings: {err}")),
+        },
+        f => match replay.hashes.get(f as usize - 1) {
+            Some(hash) => *hash,
+            None => return bad(format!("of frame {frame}, which has no recorded hash")),
+        },
     };
-    if recorded.is_some_and(|h| h != snapshot.hash()) {
-        return Err(ReadErrorKind::Keyframe(format!(
-            "its state does not hash to the recorded hash of frame {frame}"
-        )));
+    if recorded != snapshot.hash() {
+        return bad(match frame {
+            0 => "its state is not the initial state of the header's settings".to_string(),
+            _ => format!("its state does not hash to the recorded hash of frame {frame}"),
+        });
     }
     replay.keyframes.push(Keyframe { frame, snapshot });
     Ok(())

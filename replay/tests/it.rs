@@ -257,15 +257,19 @@ fn seeking_anywhere_equals_playing_from_the_start() {
     );
     forged.hashes[1499] = bad.hash();
     forged.keyframes[5].snapshot = bad;
+    // The play-through of the forged file stops at its divergence (frame 1500), so only the
+    // 5 keyframes before it are trusted at first; the others are learnt as play passes them,
+    // and from then on seeks are as short as in the damaged file.
     let cases = [
-        ("intact", replay, 14, 300),
-        ("damaged", damaged, 13, 600),
-        ("forged", forged, 13, 600),
+        ("intact", replay, 14, 300, 14),
+        ("damaged", damaged, 13, 600, 13),
+        ("forged", forged, 5, frames + 1, 13),
     ];
-    for (name, r, trusted, most) in cases {
+    for (name, r, trusted, first_most, learnt) in cases {
         let mut player = replay::Player::new(r).expect("player");
         assert_eq!(player.trusted_keyframes(), trusted, "{name}");
         let mut rng = oorandom::Rand32::new(seed);
+        let mut most = first_most;
         let edges = [
             0,
             1,
@@ -280,8 +284,13 @@ fn seeking_anywhere_equals_playing_from_the_start() {
             frames,
             0,
         ];
-        let random = (0..150).map(|_| rng.rand_range(0..frames + 1));
-        for target in edges.into_iter().chain(random) {
+        let random: Vec<u32> = (0..300).map(|_| rng.rand_range(0..frames + 1)).collect();
+        for (i, target) in edges.into_iter().chain(random).enumerate() {
+            if i == edges.len() + 150 {
+                // Everything was played through at least once by now.
+                assert_eq!(player.trusted_keyframes(), learnt, "{name}");
+                most = if name == "intact" { 300 } else { 600 };
+            }
             let seek = player.seek(target);
             let at = target as usize;
             assert_eq!(player.frame(), target, "{name} seed {seed}");
@@ -349,4 +358,430 @@ fn the_cross_target_corpus_verifies_natively() {
         kinds.iter().any(|k| k.1 == Scenario::Swarm as u8),
         "a swarm"
     );
+}
+
+/// A chunk as the format frames it: kind, three zero bytes, length, payload, checksum.
+fn chunk(kind: u8, payload: &[u8]) -> Vec<u8> {
+    let mut out = vec![kind, 0, 0, 0];
+    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    let sum = blake3::Hasher::new()
+        .update(&out)
+        .update(payload)
+        .finalize();
+    out.extend_from_slice(payload);
+    out.extend_from_slice(&sum.as_bytes()[..16]);
+    out
+}
+
+/// The prefix, header and keyframe of frame 0 the recorder writes for `header` (the file of
+/// a recording of no frames, without its end chunk).
+fn opening(header: Header) -> Vec<u8> {
+    let mut bytes = Recorder::new(Vec::new(), header)
+        .expect("recorder")
+        .finish()
+        .expect("finish");
+    bytes.truncate(bytes.len() - (8 + 37 + 16));
+    bytes
+}
+
+/// A forged file: a valid opening, then `frames` idle frames whose hashes are made up, in
+/// chunks of `per_chunk` frames with a correct hash chain (anyone can compute it).
+fn forged(header: Header, frames: u32, per_chunk: u32) -> Vec<u8> {
+    let mut bytes = opening(header);
+    let header_payload = &bytes[24..54];
+    let mut chain = *blake3::Hasher::new()
+        .update(b"HLTDCHAIN")
+        .update(header_payload)
+        .finalize()
+        .as_bytes();
+    let idle = vec![0u8; 4 * usize::from(header.players)];
+    let mut first = 0;
+    while first < frames {
+        let count = per_chunk.min(frames - first);
+        let mut inputs = Vec::new();
+        let mut left = count;
+        while left > 0 {
+            let run = left.min(128);
+            inputs.push(0x80 | (run - 1) as u8);
+            left -= run;
+        }
+        let mut payload = Vec::new();
+        payload.extend_from_slice(&first.to_le_bytes());
+        payload.extend_from_slice(&count.to_le_bytes());
+        payload.extend_from_slice(&(inputs.len() as u32).to_le_bytes());
+        payload.extend_from_slice(&inputs);
+        for f in first..first + count {
+            let hash = *blake3::hash(&f.to_le_bytes()).as_bytes();
+            payload.extend_from_slice(&hash);
+            chain = *blake3::Hasher::new()
+                .update(&chain)
+                .update(&f.to_le_bytes())
+                .update(&idle)
+                .update(&hash)
+                .finalize()
+                .as_bytes();
+        }
+        payload.extend_from_slice(&chain);
+        bytes.extend_from_slice(&chunk(2, &payload));
+        first += count;
+    }
+    bytes
+}
+
+/// Finding 5 of issue 15: a 100,000-creep swarm header and 100,000 idle frames with made-up
+/// hashes in a valid chain. The reader takes it (the chain is right); the player's
+/// play-through stops at frame 1, the first that does not reproduce its hash, instead of
+/// simulating all 100,000 frames of 100,000 creeps (minutes).
+#[test]
+fn the_play_through_stops_at_the_first_frame_that_diverges() {
+    let settings = Settings::swarm(1, 4, sim::rules::MAX_CREEPS);
+    let bytes = forged(Header::offline(&settings, 100_000, 600), 100_000, 65_536);
+    let replay = read(&bytes).expect("read");
+    assert!(replay.stopped.is_none(), "{:?}", replay.stopped);
+    assert_eq!(replay.frames(), 100_000);
+    let started = std::time::Instant::now();
+    let mut calls = 0u32;
+    let player = replay::Player::with_progress(replay, |done, total| {
+        calls += 1;
+        assert_eq!(total, 100_000);
+        assert!(done <= 1, "played frame {done}");
+    })
+    .expect("player");
+    println!("play-through: {:?}", started.elapsed());
+    assert_eq!(player.played_through(), 1);
+    assert_eq!(player.diverged(), Some(1));
+    assert_eq!(calls, 1);
+    // The keyframe of frame 0 (the initial state) is still trusted: seeks start there.
+    assert_eq!(player.trusted_keyframes(), 1);
+}
+
+/// The progress callback sees every frame of an honest replay's play-through.
+#[test]
+fn the_play_through_reports_its_progress() {
+    let (bytes, _) = record(4, 2, 300, 100);
+    let mut seen = Vec::new();
+    let player = replay::Player::with_progress(read(&bytes).expect("read"), |done, total| {
+        seen.push((done, total))
+    })
+    .expect("player");
+    assert_eq!(player.played_through(), 300);
+    assert_eq!(player.diverged(), None);
+    assert_eq!(player.trusted_keyframes(), 4);
+    assert_eq!(seen, (1..=300).map(|f| (f, 300)).collect::<Vec<_>>());
+}
+
+/// Finding 8 of issue 15: keyframes at frame 0 are checked like any other (the state of frame
+/// 0 is the header's initial state), a keyframe comes at most once per frame and only on the
+/// header's interval, and frames need the keyframe of frame 0 before them.
+#[test]
+fn keyframes_are_checked_once_each_and_on_the_interval() {
+    let (bytes, _) = record(6, 2, 120, 60);
+    let open = opening(header(6, 2, 60));
+    let keyframe0 = &open[70..];
+    let stop = |bytes: &[u8]| {
+        read(bytes)
+            .expect("header intact")
+            .stopped
+            .map(|s| s.to_string())
+            .unwrap_or_default()
+    };
+    // A second keyframe of frame 0, right after the first.
+    let mut twice = open.clone();
+    twice.extend_from_slice(keyframe0);
+    twice.extend_from_slice(&bytes[open.len()..]);
+    let text = stop(&twice);
+    assert!(text.contains("a second keyframe of frame 0"), "{text}");
+    // Many of them: the reader stops at the second.
+    let mut many = open.clone();
+    for _ in 0..100 {
+        many.extend_from_slice(keyframe0);
+    }
+    let replay = read(&many).expect("header intact");
+    assert_eq!(replay.keyframes.len(), 1);
+    assert!(replay.stopped.is_some());
+    // A keyframe of frame 0 holding another match's initial state.
+    let other = opening(header(7, 2, 60));
+    let mut wrong = open[..70].to_vec();
+    wrong.extend_from_slice(&other[70..]);
+    wrong.extend_from_slice(&bytes[open.len()..]);
+    let text = stop(&wrong);
+    assert!(
+        text.contains("not the initial state of the header's settings"),
+        "{text}"
+    );
+    // No keyframe of frame 0: the frames are not taken.
+    let mut none = open[..70].to_vec();
+    none.extend_from_slice(&bytes[open.len()..]);
+    let text = stop(&none);
+    assert!(text.contains("no keyframe of frame 0"), "{text}");
+    // A keyframe off the interval: after 30 frames of a file whose interval is 60, the true
+    // state of frame 30.
+    let (short, _) = record(6, 2, 30, 60);
+    let mut off = short[..short.len() - (8 + 37 + 16)].to_vec();
+    let mut game = Game::new(Settings::standard(6, 2));
+    let mut inputs = vec![Input::IDLE; 2];
+    for _ in 0..30 {
+        Script::Random.inputs(6, game.frame(), &mut inputs);
+        game.advance(&inputs);
+    }
+    let mut payload = 30u32.to_le_bytes().to_vec();
+    game.save().encode(&mut payload);
+    off.extend_from_slice(&chunk(3, &payload));
+    let text = stop(&off);
+    assert!(
+        text.contains("of frame 30, not a multiple of the keyframe interval 60"),
+        "{text}"
+    );
+}
+
+/// Finding 4 of issue 15: a file that is damaged near its start is refused after reading
+/// little; the reader reads a chunk at a time from any `Read`.
+#[test]
+fn a_stream_stops_at_its_first_bad_chunk() {
+    let (bytes, _) = record(3, 1, 10, 600);
+    let open = opening(header(3, 1, 600));
+    let header_end = 70;
+    // A valid header, then zeros without end.
+    struct Zeros<'a> {
+        start: &'a [u8],
+        served: u64,
+    }
+    impl std::io::Read for Zeros<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = buf.len().min(4096);
+            let at = self.served as usize;
+            for (i, b) in buf[..n].iter_mut().enumerate() {
+                *b = self.start.get(at + i).copied().unwrap_or(0);
+            }
+            self.served += n as u64;
+            Ok(n)
+        }
+    }
+    let mut zeros = Zeros {
+        start: &open[..header_end],
+        served: 0,
+    };
+    let replay = replay::read_from(&mut zeros).expect("header intact");
+    let stop = replay.stopped.expect("stops");
+    assert_eq!((stop.chunk, stop.offset), (1, 70));
+    assert!(stop.to_string().contains("checksum mismatch"), "{stop}");
+    assert!(zeros.served < 64 << 10, "read {} bytes", zeros.served);
+    // Reading from a slice and from a stream agree.
+    let a = read(&bytes).expect("read");
+    let b = replay::read_from(std::io::Cursor::new(&bytes)).expect("read");
+    assert_eq!(
+        (a.frames(), a.hashes, a.intact_bytes),
+        (b.frames(), b.hashes, b.intact_bytes)
+    );
+}
+
+/// A 2-player bundle of 20 frames, with states of frames 18 to 20 around the verdict at 20.
+fn write_bundle(dir: &std::path::Path) -> replay::bundle::Meta {
+    let settings = Settings::standard(9, 2);
+    let mut game = Game::new(settings);
+    let mut inputs = Vec::new();
+    let mut hashes = Vec::new();
+    let mut states = Vec::new();
+    let mut frame = vec![Input::IDLE; 2];
+    for _ in 0..20 {
+        Script::Random.inputs(9, game.frame(), &mut frame);
+        inputs.extend_from_slice(&frame);
+        let hash = game.advance(&frame);
+        hashes.push((game.frame() as i32, hash.0));
+        if game.frame() >= 18 {
+            states.push((game.frame() as i32, game.save()));
+        }
+    }
+    let mut header = Header::offline(&settings, 20, 600);
+    header.recorder = Some(1);
+    let _ = std::fs::remove_dir_all(dir);
+    replay::bundle::write(
+        dir,
+        &replay::bundle::Evidence {
+            header,
+            inputs: &inputs,
+            frame: 20,
+            diverged: vec![1],
+            checksums: vec![(0, 1), (1, 2)],
+            state: Some(&states[2].1),
+            agreed: Some((19, Some(&states[1].1))),
+            hashes: &hashes,
+            around: &states,
+        },
+    )
+    .expect("write the bundle")
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("replay-it-{}-{name}", std::process::id()))
+}
+
+/// Finding 7 of issue 15 (bundles): every field of bundle.json is checked against its range,
+/// and the error names the field.
+#[test]
+fn bundle_fields_out_of_range_are_named() {
+    let dir = temp_dir("fields");
+    write_bundle(&dir);
+    let meta_path = dir.join("bundle.json");
+    let good: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&meta_path).expect("read")).expect("json");
+    let opened = replay::bundle::open(&dir).expect("the written bundle opens");
+    assert_eq!(
+        opened.states.keys().copied().collect::<Vec<_>>(),
+        vec![18, 19, 20]
+    );
+    type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+    let cases: Vec<(&str, Edit, &str)> = vec![
+        (
+            "bad hash",
+            Box::new(|m| m["hashes"][3]["hash"] = "zz".into()),
+            "hashes[3].hash",
+        ),
+        (
+            "short hash",
+            Box::new(|m| m["hashes"][0]["hash"] = "ab".repeat(31).into()),
+            "hashes[0].hash",
+        ),
+        (
+            "bad checksum",
+            Box::new(|m| m["checksums"][1]["checksum"] = "0x12".into()),
+            "checksums[1].checksum",
+        ),
+        (
+            "seat 2^64-1",
+            Box::new(|m| m["seat"] = u64::MAX.into()),
+            "seat",
+        ),
+        ("seat 2", Box::new(|m| m["seat"] = 2.into()), "seat"),
+        (
+            "players 0",
+            Box::new(|m| m["players"] = 0.into()),
+            "players",
+        ),
+        (
+            "players 255",
+            Box::new(|m| m["players"] = 255.into()),
+            "players",
+        ),
+        (
+            "verdict frame 2^31",
+            Box::new(|m| m["verdict_frame"] = (1u64 << 31).into()),
+            "verdict_frame",
+        ),
+        (
+            "verdict frame 2^40",
+            Box::new(|m| m["verdict_frame"] = (1u64 << 40).into()),
+            "verdict_frame",
+        ),
+        (
+            "negative verdict frame",
+            Box::new(|m| m["verdict_frame"] = (-1).into()),
+            "verdict_frame",
+        ),
+        (
+            "agreed frame 2^31",
+            Box::new(|m| m["agreed_frame"] = (1u64 << 31).into()),
+            "agreed_frame",
+        ),
+        (
+            "hash frame 2^31",
+            Box::new(|m| m["hashes"][2]["frame"] = (1u64 << 31).into()),
+            "hashes[2].frame",
+        ),
+        (
+            "around frame 2^32",
+            Box::new(|m| m["around_files"][0]["frame"] = (1u64 << 32).into()),
+            "around_files[0].frame",
+        ),
+        (
+            "replay frames 2^32",
+            Box::new(|m| m["replay_frames"] = (1u64 << 32).into()),
+            "replay_frames",
+        ),
+        (
+            "replay frames 19",
+            Box::new(|m| m["replay_frames"] = 19.into()),
+            "replay_frames",
+        ),
+        (
+            "diverged seat 7",
+            Box::new(|m| m["diverged"][0] = 7.into()),
+            "diverged[0]",
+        ),
+        (
+            "diverged twice",
+            Box::new(|m| m["diverged"] = serde_json::json!([1, 1])),
+            "diverged[1]",
+        ),
+        (
+            "checksum seat 2^64-1",
+            Box::new(|m| m["checksums"][0]["seat"] = u64::MAX.into()),
+            "checksums[0].seat",
+        ),
+        (
+            "hashes out of order",
+            Box::new(|m| m["hashes"][1]["frame"] = 0.into()),
+            "hashes[1].frame",
+        ),
+        (
+            "a state of another frame",
+            Box::new(|m| m["around_files"][0]["frame"] = 5.into()),
+            "around_files[0]",
+        ),
+        ("another seed", Box::new(|m| m["seed"] = 10.into()), "seed"),
+        (
+            "a path",
+            Box::new(|m| m["state_file"] = "../x.bin".into()),
+            "state_file",
+        ),
+    ];
+    for (name, edit, field) in cases {
+        let mut meta = good.clone();
+        edit(&mut meta);
+        std::fs::write(&meta_path, meta.to_string()).expect("write");
+        let Err(err) = replay::bundle::open(&dir) else {
+            panic!("{name}: the bundle opened");
+        };
+        let text = err.to_string();
+        assert!(
+            text.contains(&format!("bundle.json: {field}: ")),
+            "{name}: {text}"
+        );
+        assert!(!text.contains("panicked"), "{text}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Finding 4 of issue 15: a state file named 1,500 times in around_files (under its own
+/// frame) is decoded once, and a bundle cannot hold more than `STATE_FILES_MAX` state files.
+#[test]
+fn a_state_named_many_times_is_decoded_once() {
+    let dir = temp_dir("many");
+    write_bundle(&dir);
+    let meta_path = dir.join("bundle.json");
+    let mut meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&meta_path).expect("read")).expect("json");
+    let entry = meta["around_files"][0].clone();
+    meta["around_files"] = serde_json::Value::Array(vec![entry; 1500]);
+    std::fs::write(&meta_path, meta.to_string()).expect("write");
+    let bundle = replay::bundle::open(&dir).expect("opens");
+    assert_eq!(
+        bundle.states.keys().copied().collect::<Vec<_>>(),
+        vec![18, 19, 20]
+    );
+    // Under another frame each, the same file is refused: it holds one frame's state.
+    let files: Vec<serde_json::Value> = (0..1500)
+        .map(|f| serde_json::json!({"frame": f, "file": "state-18.bin"}))
+        .collect();
+    meta["around_files"] = serde_json::Value::Array(files);
+    std::fs::write(&meta_path, meta.to_string()).expect("write");
+    let Err(err) = replay::bundle::open(&dir) else {
+        panic!("the same file under 1,500 frames opened");
+    };
+    assert!(
+        err.to_string()
+            .contains("around_files[0]: state-18.bin holds the state of frame 18, not of frame 0"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -338,12 +338,8 @@ impl IceArgs {
     pub fn servers(&self, sub: &str) -> net::rtc::IceServers {
         let mut servers = match &self.ice_config {
             Some(path) => {
-                let text = std::fs::read_to_string(path).unwrap_or_else(|err| {
-                    usage_error(
-                        sub,
-                        &format!("cannot read --ice-config {}: {err}", path.display()),
-                    )
-                });
+                let text = replay::file::read_to_string(path, replay::file::ICE_CONFIG)
+                    .unwrap_or_else(|err| usage_error(sub, &format!("--ice-config: {err}")));
                 net::rtc::IceServers::from_json(&text).unwrap_or_else(|err| {
                     usage_error(sub, &format!("--ice-config {}: {err}", path.display()))
                 })

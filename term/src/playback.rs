@@ -226,6 +226,45 @@ impl Playing {
     }
 }
 
+/// How long the play-through may run before it shows its progress.
+pub const PROGRESS_AFTER: Duration = Duration::from_millis(500);
+
+/// Opens the replay for playback ([`Player::with_progress`]: it plays through once, up to its
+/// first frame that does not hash as recorded), with a progress bar on standard error when
+/// that takes longer than [`PROGRESS_AFTER`].
+///
+/// # Errors
+/// When the header's settings are invalid.
+pub fn play_through(replay: replay::Replay) -> Result<Player, sim::SettingsError> {
+    let started = Instant::now();
+    let mut bar: Option<indicatif::ProgressBar> = None;
+    let player = Player::with_progress(replay, |done, total| {
+        // Checking the clock every 64 frames costs nothing next to a frame.
+        if done % 64 != 0 {
+            return;
+        }
+        match &bar {
+            Some(bar) => bar.set_position(u64::from(done)),
+            None if started.elapsed() >= PROGRESS_AFTER => {
+                let new = indicatif::ProgressBar::new(u64::from(total));
+                new.set_style(
+                    indicatif::ProgressStyle::with_template(
+                        "checking the replay: {bar:30} {pos}/{len} frames  eta {eta}",
+                    )
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                );
+                new.set_position(u64::from(done));
+                bar = Some(new);
+            }
+            None => {}
+        }
+    });
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    player
+}
+
 /// Plays `file` on the terminal until the user quits.
 ///
 /// # Errors
@@ -235,7 +274,7 @@ pub fn run(file: &Path, speed: &str, from: Option<u32>, paused: bool) -> Result<
         Ok(replay) => replay,
         Err(code) => return Ok(code),
     };
-    let player = Player::new(replay).context("the replay's settings")?;
+    let player = play_through(replay).context("the replay's settings")?;
     let mut playing = Playing::new(player, file.display().to_string());
     if !playing.set_speed(speed) {
         let names: Vec<&str> = SPEEDS.iter().map(|s| s.2).collect();

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use replay::{read, verify, Replay, Verdict};
+use replay::{read_file, verify, Replay, Verdict};
 
 use crate::args::{DesyncCommand, ReplayCommand};
 
@@ -25,14 +25,11 @@ pub fn run(command: &ReplayCommand) -> ExitCode {
     }
 }
 
-/// Reads the file, or says why not (exit 2).
+/// Reads the file (a regular file within `replay::file::REPLAY_FILE_MAX`, a chunk at a time),
+/// or says why not (exit 2).
 pub(crate) fn load(file: &Path) -> Result<Replay, ExitCode> {
-    let bytes = std::fs::read(file).map_err(|err| {
-        eprintln!("hltd: cannot read {}: {err}", file.display());
-        ExitCode::from(2)
-    })?;
-    read(&bytes).map_err(|err| {
-        eprintln!("hltd: {}: {err}", file.display());
+    read_file(file).map_err(|err| {
+        eprintln!("hltd: {err}");
         ExitCode::from(2)
     })
 }
@@ -154,29 +151,31 @@ fn check(file: &Path) -> ExitCode {
         Ok(replay) => replay,
         Err(code) => return code,
     };
-    let code = match verify(&replay) {
-        Verdict::Ok { frames, hash } => {
+    match (verify(&replay), incompleteness(&replay)) {
+        (
+            Verdict::Diverged {
+                frame,
+                expected,
+                got,
+            },
+            _,
+        ) => {
+            println!("diverged: frame={frame} expected={expected} got={got}");
+            ExitCode::from(1)
+        }
+        (Verdict::Ok { frames, hash }, None) => {
             println!("ok: frames={frames} hash={hash}");
             ExitCode::SUCCESS
         }
-        Verdict::Diverged {
-            frame,
-            expected,
-            got,
-        } => {
-            println!("diverged: frame={frame} expected={expected} got={got}");
-            return ExitCode::from(1);
-        }
-    };
-    match incompleteness(&replay) {
-        Some(problem) => {
+        // Cut short: say what was verified, and that the file stops there, never `ok:`.
+        (Verdict::Ok { frames, hash }, Some(problem)) => {
+            println!("incomplete: frames={frames} hash={hash} verified, the file is cut short");
             eprintln!(
                 "hltd: {}: incomplete: {problem}; verified up to there",
                 file.display()
             );
             ExitCode::from(2)
         }
-        None => code,
     }
 }
 
