@@ -130,6 +130,24 @@ fn demo_refuses_settings_a_match_cannot_run_with() {
             &["demo", "--headless", "--latency", "3600000"][..],
             "0..=1000",
         ),
+        (
+            &["demo", "--headless", "--latency", "1000"][..],
+            "--latency 1000: with --input-delay 2 and --max-prediction 8 a match runs slower \
+             than real time above 100 ms",
+        ),
+        (
+            &[
+                "demo",
+                "--headless",
+                "--latency",
+                "60",
+                "--input-delay",
+                "0",
+                "--max-prediction",
+                "4",
+            ][..],
+            "give 0 to 40",
+        ),
         (&["demo", "--headless", "--frames", "0"][..], "1..=1000000"),
         (&["demo", "--headless", "--peers", "5"][..], "2..=4"),
         (&["demo", "--headless", "--input-delay", "9"][..], "0..=8"),
