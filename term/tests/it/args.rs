@@ -1,9 +1,8 @@
 //! Bad arguments, as a user types them: every one exits 2 with clap's usage of the right
 //! subcommand and a reason, before any long work, and nothing panics.
 
-use std::process::{Command, Output};
-
-use crate::hltd;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 fn temp(name: &str) -> std::path::PathBuf {
     std::env::temp_dir().join(format!("hltd-args-{}-{name}", std::process::id()))
@@ -11,7 +10,7 @@ fn temp(name: &str) -> std::path::PathBuf {
 
 /// A short valid replay (600 frames of `hltd sim`) at `path`.
 fn recorded(path: &std::path::Path) {
-    let out = hltd(&[
+    let out = hltd_bounded(&[
         "sim",
         "--frames",
         "600",
@@ -28,9 +27,24 @@ fn text(out: &Output) -> (String, String) {
     )
 }
 
+/// Runs `hltd args`, killed if it takes over 60 s (a refused argument must end at once; a
+/// FIFO opened for writing, for one, would wait for a reader forever).
+pub(crate) fn hltd_bounded(args: &[&str]) -> Output {
+    let child = Command::new(env!("CARGO_BIN_EXE_hltd"))
+        .env("XDG_DATA_HOME", crate::data_home())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("hltd runs");
+    net::netns::wait_bounded(child, Duration::from_secs(60))
+        .unwrap_or_else(|err| panic!("{args:?} {err}"))
+}
+
 /// Exit 2, the reason and the usage line of `usage` on stderr, nothing on stdout, no panic.
 fn refused(args: &[&str], says: &str, usage: &str) {
-    let out = hltd(args);
+    let out = hltd_bounded(args);
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
     assert!(
@@ -67,7 +81,7 @@ fn a_bad_speed_is_refused_before_the_file_is_read() {
             "replay play",
         );
     }
-    let out = hltd(&[
+    let out = hltd_bounded(&[
         "replay",
         "play",
         "/nonexistent-hltd/none.hltr",

@@ -5,8 +5,6 @@
 
 use std::process::Command;
 
-use crate::hltd;
-
 fn temp(name: &str) -> std::path::PathBuf {
     std::env::temp_dir().join(format!("hltd-disk-{}-{name}", std::process::id()))
 }
@@ -28,7 +26,7 @@ fn recording_to_dev_full_fails_once_before_the_match() {
             "/dev/full",
         ][..],
     ] {
-        let out = hltd(args);
+        let out = crate::args::hltd_bounded(args);
         let (stdout, stderr) = (
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr),
@@ -49,7 +47,8 @@ fn recording_to_dev_full_fails_once_before_the_match() {
 }
 
 /// Runs `script` with `sh` in a new mount namespace, where `$MNT` is a tmpfs of `kib` KiB
-/// and `$HLTD` the binary. Panics when the namespace cannot be made (not root).
+/// and `$HLTD` the binary (each run of it bounded by `timeout`). Panics when the namespace
+/// cannot be made (not root).
 fn in_tmpfs(name: &str, kib: u32, script: &str) -> (std::path::PathBuf, std::path::PathBuf) {
     let (mnt, out) = (temp(&format!("{name}-mnt")), temp(&format!("{name}-out")));
     for dir in [&mnt, &out] {
@@ -83,11 +82,11 @@ fn read(dir: &std::path::Path, file: &str) -> String {
 #[test]
 fn a_full_disk_mid_match_keeps_whole_chunks_and_says_so_once() {
     let script = r#"
-"$HLTD" demo --headless --peers 3 --frames 1800 --inject-desync 1@600 \
+timeout 120 "$HLTD" demo --headless --peers 3 --frames 1800 --inject-desync 1@600 \
     --record "$MNT/m.hltr" >"$OUT/stdout" 2>"$OUT/stderr"
 echo $? >"$OUT/rc"
 ls -A "$MNT" >"$OUT/ls"
-"$HLTD" replay info --json "$MNT/m.hltr" >"$OUT/info" 2>"$OUT/info.err"
+timeout 60 "$HLTD" replay info --json "$MNT/m.hltr" >"$OUT/info" 2>"$OUT/info.err"
 "#;
     let (mnt, out) = in_tmpfs("mid", 32, script);
     let (stdout, stderr) = (read(&out, "stdout"), read(&out, "stderr"));
@@ -134,7 +133,7 @@ ls -A "$MNT" >"$OUT/ls"
 fn a_full_replay_directory_leaves_no_empty_replay() {
     let script = r#"
 dd if=/dev/zero of="$MNT/filler" bs=4096 count=64 2>/dev/null
-XDG_DATA_HOME="$MNT" "$HLTD" demo --headless --frames 120 >"$OUT/stdout" 2>"$OUT/stderr"
+XDG_DATA_HOME="$MNT" timeout 60 "$HLTD" demo --headless --frames 120 >"$OUT/stdout" 2>"$OUT/stderr"
 echo $? >"$OUT/rc"
 ls -A "$MNT/healer-td/replays" >"$OUT/ls"
 "#;
