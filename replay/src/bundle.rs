@@ -173,23 +173,50 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Writes `evidence` as a bundle into the new directory `dir` (its parent must exist).
+/// Writes `evidence` as a bundle into the new directory `dir` (its parent must exist). A
+/// bundle that cannot be written whole (a full disk) is removed, directory and all, so no
+/// empty or partial bundle is left behind.
 ///
 /// # Errors
-/// [`BundleError`] when a file cannot be written.
+/// [`BundleError`] when a file cannot be written: [`BundleError::Io`] names the file and
+/// the cause.
 pub fn write(dir: &Path, evidence: &Evidence) -> Result<Meta, BundleError> {
     std::fs::create_dir(dir).map_err(io(dir))?;
+    let written = write_into(dir, evidence);
+    if written.is_err() {
+        // The directory is this call's own (create_dir refuses an existing one). Nothing
+        // more can be done if it cannot be removed: the error already says what failed.
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    written
+}
+
+/// A recording error of the bundle's replay, naming the file when writing it failed.
+fn record_error(path: &Path) -> impl FnOnce(crate::record::RecordError) -> BundleError + '_ {
+    move |err| match err {
+        crate::record::RecordError::Io(source) => BundleError::Io {
+            path: path.to_path_buf(),
+            source,
+        },
+        other => BundleError::Record(other),
+    }
+}
+
+fn write_into(dir: &Path, evidence: &Evidence) -> Result<Meta, BundleError> {
     let players = usize::from(evidence.header.players).max(1);
     let frames = usize::try_from(evidence.frame.max(0))
         .unwrap_or(0)
         .min(evidence.inputs.len() / players);
     let replay_path = dir.join(REPLAY_FILE);
     let file = std::fs::File::create(&replay_path).map_err(io(&replay_path))?;
-    let mut recorder = Recorder::new(std::io::BufWriter::new(file), evidence.header)?;
+    let mut recorder = Recorder::new(std::io::BufWriter::new(file), evidence.header)
+        .map_err(record_error(&replay_path))?;
     for inputs in evidence.inputs.chunks_exact(players).take(frames) {
-        recorder.record(inputs, None)?;
+        recorder
+            .record(inputs, None)
+            .map_err(record_error(&replay_path))?;
     }
-    recorder.finish()?;
+    recorder.finish().map_err(record_error(&replay_path))?;
     let save = |name: String, state: Option<&Snapshot>| -> Result<Option<String>, BundleError> {
         let Some(state) = state else {
             return Ok(None);
@@ -732,4 +759,45 @@ pub fn compare(a: &Bundle, b: &Bundle) -> Comparison {
             .push("no state of the same frame in both bundles to compare".into()),
     }
     out
+}
+
+#[cfg(test)]
+mod write_tests {
+    use super::*;
+
+    /// A bundle that cannot be written whole leaves no directory behind: here its replay
+    /// cannot start (a header of 0 players), after the directory was made.
+    #[test]
+    fn a_bundle_that_fails_part_way_is_removed() {
+        let parent = std::env::temp_dir().join(format!("hltd-bundle-w-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&parent);
+        std::fs::create_dir_all(&parent).expect("parent");
+        let dir = parent.join("desync-seat0.bundle");
+        let header = Header {
+            players: 0,
+            ..Header::offline(&sim::Settings::standard(1, 2), 60, 600)
+        };
+        let evidence = Evidence {
+            header,
+            inputs: &[],
+            frame: 0,
+            diverged: vec![1],
+            checksums: Vec::new(),
+            state: None,
+            agreed: None,
+            hashes: &[],
+            around: &[],
+        };
+        let err = write(&dir, &evidence).expect_err("0 players cannot be recorded");
+        assert!(matches!(err, BundleError::Record(_)), "{err}");
+        assert!(!dir.exists(), "the partial bundle is removed");
+        // The same bundle with a valid header is written.
+        let good = Evidence {
+            header: Header::offline(&sim::Settings::standard(1, 2), 60, 600),
+            ..evidence
+        };
+        write(&dir, &good).expect("written");
+        assert!(dir.join(META_FILE).exists());
+        let _ = std::fs::remove_dir_all(&parent);
+    }
 }

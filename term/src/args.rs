@@ -1,5 +1,7 @@
 //! The command-line arguments, in clap's derive form.
 
+use std::process::ExitCode;
+
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
 /// Healer TD: co-op terminal tower defence on a deterministic rollback core.
@@ -75,7 +77,7 @@ pub struct NetFuzzArgs {
     /// Frames every peer must reach.
     #[arg(long, default_value_t = 600, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub frames: u32,
-    /// Probability that a datagram is lost, 0 to 1.
+    /// Probability that a datagram is lost, 0 to 0.5.
     #[arg(long, default_value = "0", value_parser = parse_probability_ppm)]
     pub loss: u32,
     /// Probability that a datagram arrives twice.
@@ -120,11 +122,26 @@ pub struct SeedArgs {
 }
 
 impl SeedArgs {
-    /// The seeds, in order.
-    pub fn list(&self) -> Vec<u64> {
+    /// The seeds, in order, or a usage error for `command` when `--first-seed` plus
+    /// `--seeds` runs past the last seed.
+    pub fn list(&self, command: &str) -> Result<Vec<u64>, UsageError> {
         match self.seed {
-            Some(seed) => vec![seed],
-            None => (0..self.seeds).map(|i| self.first_seed + i).collect(),
+            Some(seed) => Ok(vec![seed]),
+            None => {
+                if self.first_seed.checked_add(self.seeds - 1).is_none() {
+                    return Err(UsageError::new(
+                        command,
+                        format!(
+                            "--first-seed {} --seeds {}: the seeds would run past {}; the \
+                             last seed is --first-seed plus --seeds minus 1",
+                            self.first_seed,
+                            self.seeds,
+                            u64::MAX
+                        ),
+                    ));
+                }
+                Ok((0..self.seeds).map(|i| self.first_seed + i).collect())
+            }
         }
     }
 }
@@ -181,29 +198,61 @@ pub struct RecordArgs {
     pub no_record: bool,
 }
 
-impl RecordArgs {
-    /// Refuses a `--record PATH` that cannot be written (a directory, or in a directory that
-    /// does not exist), before any match or lobby starts: a usage error, exit 2.
-    pub fn check(&self, sub: &str) {
-        let Some(path) = &self.record else {
-            return;
+/// Refuses a `--record PATH` that cannot be written (a directory, a FIFO, socket or block
+/// device, or in a directory that does not exist), before any match or lobby starts: a usage
+/// error for `sub`, exit 2. (Opening a FIFO for writing would wait for a reader forever; a
+/// character device such as /dev/null is taken.)
+///
+/// # Errors
+/// The [`UsageError`] that says which.
+pub fn check_record_path(sub: &str, path: &std::path::Path) -> Result<(), UsageError> {
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    if let Ok(meta) = std::fs::metadata(path) {
+        use std::os::unix::fs::FileTypeExt;
+        let kind = meta.file_type();
+        let refused = if kind.is_dir() {
+            Some("is a directory")
+        } else if kind.is_fifo() {
+            Some("is a FIFO (writing to it would wait for a reader)")
+        } else if kind.is_socket() {
+            Some("is a socket")
+        } else if kind.is_block_device() {
+            Some("is a block device")
+        } else {
+            None
         };
-        let parent = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(std::path::Path::new("."));
-        if path.is_dir() {
-            usage_error(sub, &format!("--record {}: is a directory", path.display()));
-        }
-        if !parent.is_dir() {
-            usage_error(
+        if let Some(what) = refused {
+            return Err(UsageError::new(
                 sub,
-                &format!(
-                    "--record {}: the directory {} does not exist",
-                    path.display(),
-                    parent.display()
-                ),
-            );
+                format!("--record {}: {what}", path.display()),
+            ));
+        }
+    }
+    if !parent.is_dir() {
+        return Err(UsageError::new(
+            sub,
+            format!(
+                "--record {}: the directory {} does not exist",
+                path.display(),
+                parent.display()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+impl RecordArgs {
+    /// Refuses a `--record PATH` that cannot be written ([`check_record_path`]).
+    ///
+    /// # Errors
+    /// The [`UsageError`] that says which.
+    pub fn check(&self, sub: &str) -> Result<(), UsageError> {
+        match &self.record {
+            Some(path) => check_record_path(sub, path),
+            None => Ok(()),
         }
     }
 
@@ -240,7 +289,11 @@ pub enum ReplayCommand {
         /// The replay file.
         file: std::path::PathBuf,
         /// Playback speed: 1/4x, 1/2x, 1x, 2x, 4x, 8x or 16x.
-        #[arg(long, default_value = "1x")]
+        #[arg(
+            long,
+            default_value = "1x",
+            value_parser = clap::builder::PossibleValuesParser::new(crate::playback::SPEEDS.map(|s| s.2))
+        )]
         speed: String,
         /// Start at this frame.
         #[arg(long, value_name = "FRAME")]
@@ -334,15 +387,18 @@ pub struct IceArgs {
 }
 
 impl IceArgs {
-    /// The ICE servers the flags and file name, or a usage error for `sub`.
-    pub fn servers(&self, sub: &str) -> net::rtc::IceServers {
+    /// The ICE servers the flags and file name.
+    ///
+    /// # Errors
+    /// A [`UsageError`] for `sub` when the file cannot be read or a server is invalid.
+    pub fn servers(&self, sub: &str) -> Result<net::rtc::IceServers, UsageError> {
         let mut servers = match &self.ice_config {
             Some(path) => {
                 let text = replay::file::read_to_string(path, replay::file::ICE_CONFIG)
-                    .unwrap_or_else(|err| usage_error(sub, &format!("--ice-config: {err}")));
-                net::rtc::IceServers::from_json(&text).unwrap_or_else(|err| {
-                    usage_error(sub, &format!("--ice-config {}: {err}", path.display()))
-                })
+                    .map_err(|err| UsageError::new(sub, format!("--ice-config: {err}")))?;
+                net::rtc::IceServers::from_json(&text).map_err(|err| {
+                    UsageError::new(sub, format!("--ice-config {}: {err}", path.display()))
+                })?
             }
             None => net::rtc::IceServers::default(),
         };
@@ -353,10 +409,10 @@ impl IceArgs {
         if self.ice_credential.is_some() {
             servers.credential.clone_from(&self.ice_credential);
         }
-        if let Err(err) = servers.validate() {
-            usage_error(sub, &err.to_string());
-        }
         servers
+            .validate()
+            .map_err(|err| UsageError::new(sub, err.to_string()))?;
+        Ok(servers)
     }
 }
 
@@ -391,10 +447,11 @@ pub struct DemoArgs {
     /// Seed of the game and the bots.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Probability that a datagram is lost, 0 to 1 (e.g. 0.05).
+    /// Probability that a datagram is lost, 0 to 0.5 (e.g. 0.05).
     #[arg(long, default_value = "0", value_parser = parse_probability_ppm)]
     pub loss: u32,
-    /// Delay added to every datagram, in milliseconds (0 to 1000).
+    /// Delay added to every datagram, in milliseconds: up to 10 per frame of input delay
+    /// plus prediction (100 by default), beyond which a match runs slower than real time.
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=1000))]
     pub latency: u64,
     /// Flip a bit in one peer's state at one frame, e.g. 2@600, to exercise desync detection.
@@ -415,6 +472,104 @@ pub struct DemoArgs {
     pub transport: TransportArg,
     #[command(flatten)]
     pub recording: RecordArgs,
+}
+
+/// The highest `--loss` a match can run at (parts per million). Every datagram of the
+/// handshake and of GGRS's synchronization must get through, retried on timers, so the time
+/// to synchronize grows fast with loss; total loss can never synchronize.
+pub const MAX_LOSS_PPM: u32 = 500_000;
+
+/// Milliseconds of `demo --latency` a match keeps real time with, per frame of its window
+/// (input delay plus prediction): GGRS advances about that window per round trip. Measured
+/// (2 peers, debug build): a window of 10 plays 84 frames/s at 100 ms, 56 at 150, 42 at 200;
+/// a window of 4 plays 85 at 40 ms, 58 at 60, 39 at 90; real time is 60, so about 14 ms per
+/// frame of window, and 10 leaves a margin (a busy machine played 57 frames/s at 120 ms).
+/// Slower than real time, a match overruns the local match's deadline (its length at 60 Hz
+/// plus a grace) and ends as stalled.
+pub const LATENCY_MS_PER_FRAME: u64 = 10;
+
+/// Refuses a loss at which no match can run.
+fn check_loss(command: &str, loss_ppm: u32) -> Result<(), UsageError> {
+    if loss_ppm > MAX_LOSS_PPM {
+        return Err(UsageError::new(
+            command,
+            format!(
+                "--loss {}: a match cannot synchronize when so many datagrams are lost; \
+                 give a probability from 0 to {}",
+                ppm_text(loss_ppm),
+                ppm_text(MAX_LOSS_PPM)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Parts per million as a decimal probability: `0.05`, `1`.
+fn ppm_text(ppm: u32) -> String {
+    let (whole, frac) = (ppm / 1_000_000, ppm % 1_000_000);
+    if frac == 0 {
+        return whole.to_string();
+    }
+    let digits = format!("{frac:06}");
+    format!("{whole}.{}", digits.trim_end_matches('0'))
+}
+
+impl DemoArgs {
+    /// Checks what clap's ranges cannot: the recording path, a loss a match can run at, and
+    /// an injection at a seat and frame the match has.
+    ///
+    /// # Errors
+    /// The [`UsageError`] of `demo` that names the argument.
+    pub fn check(&self) -> Result<(), UsageError> {
+        self.recording.check("demo")?;
+        check_loss("demo", self.loss)?;
+        let window = u64::from(self.input_delay + self.max_prediction);
+        let most = LATENCY_MS_PER_FRAME * window;
+        if self.latency > most {
+            return Err(UsageError::new(
+                "demo",
+                format!(
+                    "--latency {}: with --input-delay {} and --max-prediction {} a match \
+                     runs slower than real time above {most} ms and stalls; give 0 to \
+                     {most}, or a larger --max-prediction",
+                    self.latency, self.input_delay, self.max_prediction
+                ),
+            ));
+        }
+        if let Some((peer, frame)) = self.inject_desync {
+            if peer >= self.peers {
+                return Err(UsageError::new(
+                    "demo",
+                    format!(
+                        "--inject-desync {peer}@{frame}: peers are seats 0 to {} (as in \
+                         verdict lines)",
+                        self.peers - 1
+                    ),
+                ));
+            }
+            if frame == 0 || frame > self.frames {
+                return Err(UsageError::new(
+                    "demo",
+                    format!(
+                        "--inject-desync {peer}@{frame}: the frame must be 1 to {} (the \
+                         match's --frames)",
+                        self.frames
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl NetFuzzArgs {
+    /// Checks what clap's ranges cannot: a loss a match can run at.
+    ///
+    /// # Errors
+    /// The [`UsageError`] of `fuzz net` that names the argument.
+    pub fn check(&self) -> Result<(), UsageError> {
+        check_loss("fuzz net", self.loss)
+    }
 }
 
 /// Parses a probability written as a decimal between 0 and 1 into parts per million, without
@@ -517,24 +672,54 @@ impl From<InputsArg> for sim::Script {
     }
 }
 
-/// Exits with status 2 and the `sim` usage for settings the library refused.
-pub fn sim_usage_error(err: &sim::SettingsError) -> ! {
+/// The usage error of `sim` for settings the library refused.
+pub fn sim_usage_error(err: &sim::SettingsError) -> UsageError {
     let message = match err {
         sim::SettingsError::CreepsWithoutSwarm => {
             "--creeps only applies to --scenario swarm".to_string()
         }
         other => other.to_string(),
     };
-    usage_error("sim", &message)
+    UsageError::new("sim", message)
 }
 
-/// Exits with status 2 and `sub`'s usage, for errors found after parsing.
-pub fn usage_error(sub: &str, message: &str) -> ! {
-    let mut cli = Cli::command();
-    cli.build();
-    let sub = cli
-        .find_subcommand_mut(sub)
-        .expect("the subcommand is defined above");
-    sub.error(clap::error::ErrorKind::ValueValidation, message)
-        .exit()
+/// An argument found wrong after clap parsed it. Command code returns it (inside
+/// `anyhow::Error` where that is the error type) instead of exiting, so destructors run (the
+/// terminal is restored by one); `main` reports it with [`UsageError::report`]: clap's error
+/// format with the usage of the subcommand named, exit 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct UsageError {
+    /// The subcommand's path below `hltd`, words separated by spaces: `demo`, `replay play`.
+    pub command: String,
+    /// What is wrong, naming the argument.
+    pub message: String,
+}
+
+impl UsageError {
+    /// A usage error of `command` (e.g. `replay play`).
+    pub fn new(command: &str, message: impl Into<String>) -> UsageError {
+        UsageError {
+            command: command.to_string(),
+            message: message.into(),
+        }
+    }
+
+    /// Prints the error with the usage of its subcommand, as clap does for the errors it
+    /// finds, and gives the exit status (2). A path naming no subcommand gets the usage of
+    /// the deepest one it names (at worst `hltd`'s own), never a panic.
+    pub fn report(&self) -> ExitCode {
+        let mut cmd = Cli::command();
+        cmd.build();
+        for name in self.command.split_whitespace() {
+            let Some(sub) = cmd.find_subcommand(name).cloned() else {
+                break;
+            };
+            cmd = sub;
+        }
+        let err = cmd.error(clap::error::ErrorKind::ValueValidation, &self.message);
+        // Nothing more can be done when stderr is gone.
+        let _ = err.print();
+        ExitCode::from(u8::try_from(err.exit_code()).unwrap_or(2))
+    }
 }

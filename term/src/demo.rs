@@ -15,18 +15,7 @@ use crate::record::{print_lines, MatchInfo, Recording};
 
 /// Runs the match and prints the summary; exit 0 when all peers agreed, 1 on a desync.
 pub fn run(args: &DemoArgs) -> Result<ExitCode> {
-    args.recording.check("demo");
-    if let Some((peer, _)) = args.inject_desync {
-        if peer >= args.peers {
-            args::usage_error(
-                "demo",
-                &format!(
-                    "--inject-desync names peer {peer}, but peers are numbered 0 to {}",
-                    args.peers - 1
-                ),
-            );
-        }
-    }
+    args.check()?;
     let live = !args.headless && std::io::IsTerminal::is_terminal(&std::io::stdout());
     if !args.headless && !live {
         eprintln!("hltd: standard output is not a terminal; running headless");

@@ -11,7 +11,7 @@ use fuzz::synctest::{Case, Options};
 use indicatif::{ProgressBar, ProgressStyle};
 use net::SyncTestError;
 
-use crate::args::{FuzzCommand, NetFuzzArgs, SynctestArgs};
+use crate::args::{FuzzCommand, NetFuzzArgs, SynctestArgs, UsageError};
 
 /// Runs a fuzz command.
 ///
@@ -45,11 +45,13 @@ fn out_dir(out: &Option<PathBuf>) -> Result<PathBuf> {
 
 fn synctest(args: &SynctestArgs) -> Result<ExitCode> {
     if args.creeps.is_some() && !matches!(args.scenario, Some(crate::args::ScenarioArg::Swarm)) {
-        crate::args::usage_error(
-            "fuzz",
+        return Err(UsageError::new(
+            "fuzz synctest",
             "--creeps needs --scenario swarm (a standard match has waves, not a crowd)",
-        );
+        )
+        .into());
     }
+    let seeds = args.seeds.list("fuzz synctest")?;
     let options = Options {
         players: args.players,
         check_distance: args.check_distance.map(|d| d as usize),
@@ -58,7 +60,6 @@ fn synctest(args: &SynctestArgs) -> Result<ExitCode> {
         creeps: args.creeps,
         broken: args.break_determinism,
     };
-    let seeds = args.seeds.list();
     let bar = progress(seeds.len() as u64);
     let started = Instant::now();
     let (mut failures, mut simulated) = (0u64, 0u64);
@@ -136,6 +137,8 @@ fn rates(seeds: u128, frames: u128, ms: u128) -> (String, u128) {
 
 fn net(args: &NetFuzzArgs) -> Result<ExitCode> {
     use fuzz::netfuzz::{NetCase, NetOptions};
+    args.check()?;
+    let seeds = args.seeds.list("fuzz net")?;
     let options = NetOptions {
         peers: args.peers.map(|p| p as usize),
         frames: args.frames,
@@ -149,7 +152,6 @@ fn net(args: &NetFuzzArgs) -> Result<ExitCode> {
         },
         broken: args.break_determinism,
     };
-    let seeds = args.seeds.list();
     let bar = progress(seeds.len() as u64);
     let started = Instant::now();
     let mut failures = 0u64;
@@ -257,7 +259,7 @@ fn report_net_failure(
         .with_context(|| format!("cannot write {}", replay.display()))?;
         let mut lines = vec![format!("  replay: {}", replay.display())];
         for (seat, evidence) in &run.evidence {
-            let bundle = dir.join(format!("desync-p{}.bundle", seat + 1));
+            let bundle = dir.join(format!("desync-seat{seat}.bundle"));
             let inputs: Vec<sim::Input> = run.confirmed[*seat]
                 .iter()
                 .flat_map(|c| c.inputs.iter().copied())

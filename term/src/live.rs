@@ -35,23 +35,35 @@ pub struct Tui {
     pub(crate) colour: bool,
 }
 
+/// Whether a [`Tui`] holds the terminal: the panic hook gives it back only then, so a panic
+/// without a screen writes no escape codes.
+static TUI_ACTIVE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 impl Tui {
     /// Takes over the terminal.
     ///
     /// # Errors
-    /// When the terminal cannot be put in raw mode or on the alternate screen.
+    /// When standard output is not a terminal (then nothing is written to it), or the
+    /// terminal cannot be put in raw mode or on the alternate screen (then what was done is
+    /// undone).
     pub fn start() -> std::io::Result<Tui> {
+        if !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+            return Err(std::io::Error::other("standard output is not a terminal"));
+        }
         restore_on_panic();
-        let started = (|| {
-            crossterm::terminal::enable_raw_mode()?;
+        crossterm::terminal::enable_raw_mode()?;
+        let on_screen = (|| {
             crossterm::execute!(std::io::stdout(), crossterm::terminal::EnterAlternateScreen)?;
             ratatui::Terminal::new(ratatui::backend::CrosstermBackend::new(std::io::stdout()))
         })();
-        match started {
-            Ok(terminal) => Ok(Tui {
-                terminal,
-                colour: ui::colour_wanted(),
-            }),
+        match on_screen {
+            Ok(terminal) => {
+                TUI_ACTIVE.store(true, std::sync::atomic::Ordering::SeqCst);
+                Ok(Tui {
+                    terminal,
+                    colour: ui::colour_wanted(),
+                })
+            }
             Err(err) => {
                 ratatui::restore();
                 Err(err)
@@ -62,13 +74,16 @@ impl Tui {
 
 /// Like ratatui's own hook, gives the terminal back before a panic's message is printed;
 /// but not for a panic of the WebRTC message loop's thread, which is caught there and ends
-/// the session with an error instead (the screen stays up to say so in order).
+/// the session with an error instead (the screen stays up to say so in order), nor when no
+/// [`Tui`] holds the terminal.
 fn restore_on_panic() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            if std::thread::current().name() != Some(net::rtc::LOOP_THREAD) {
+            if std::thread::current().name() != Some(net::rtc::LOOP_THREAD)
+                && TUI_ACTIVE.swap(false, std::sync::atomic::Ordering::SeqCst)
+            {
                 ratatui::restore();
             }
             previous(info);
@@ -78,6 +93,7 @@ fn restore_on_panic() {
 
 impl Drop for Tui {
     fn drop(&mut self) {
+        TUI_ACTIVE.store(false, std::sync::atomic::Ordering::SeqCst);
         ratatui::restore();
     }
 }
@@ -224,10 +240,12 @@ fn session_peer_lines<T: Transport>(
 
 fn describe<A: Display>(event: &SessionEvent<A>) -> String {
     match event {
-        SessionEvent::Synchronized(seat) => format!("synchronized with P{}", seat + 1),
-        SessionEvent::Interrupted(seat) => format!("P{} went quiet", seat + 1),
-        SessionEvent::Resumed(seat) => format!("P{} is back", seat + 1),
-        SessionEvent::Disconnected(seat) => format!("P{} left; playing on without them", seat + 1),
+        SessionEvent::Synchronized(seat) => format!("synchronized with {}", ui::seat_label(*seat)),
+        SessionEvent::Interrupted(seat) => format!("{} went quiet", ui::seat_label(*seat)),
+        SessionEvent::Resumed(seat) => format!("{} is back", ui::seat_label(*seat)),
+        SessionEvent::Disconnected(seat) => {
+            format!("{} left; playing on without them", ui::seat_label(*seat))
+        }
         SessionEvent::Desync(verdict) => format!("desync: {verdict}"),
         SessionEvent::ConfigMismatch(addr) => {
             format!("{addr} runs a different version or configuration")
@@ -671,7 +689,10 @@ impl<A: Display> Watcher<A> for LobbyWatch<'_> {
         let screen = &mut self.screen;
         match progress {
             Progress::Joined { seat, addr } => {
-                screen.note(format!("a player joined from {addr}: P{}", seat + 1));
+                screen.note(format!(
+                    "a player joined from {addr}: {}",
+                    ui::seat_label(seat)
+                ));
                 screen.seats.push(SeatLine {
                     who: addr.to_string(),
                     state: SeatState::Joined,
@@ -690,7 +711,10 @@ impl<A: Display> Watcher<A> for LobbyWatch<'_> {
                 if seat < screen.seats.len() {
                     screen.seats.remove(seat);
                 }
-                screen.note(format!("P{} ({addr}) left; later seats moved up", seat + 1));
+                screen.note(format!(
+                    "{} ({addr}) left; later seats moved up",
+                    ui::seat_label(seat)
+                ));
             }
             Progress::Starting => {
                 screen.note("every seat is taken; the players are connecting".to_string());

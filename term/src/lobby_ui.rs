@@ -199,7 +199,7 @@ fn draw_seats(frame: &mut Frame, area: Rect, screen: &LobbyScreen) {
             SeatState::Joined => ("connecting", Style::new().fg(Color::Yellow)),
         };
         lines.push(Line::from(vec![
-            Span::styled(format!("P{}  ", seat + 1), Style::new().bold()),
+            Span::styled(format!("{}  ", ui::seat_label(seat)), Style::new().bold()),
             Span::styled(format!("{state:<11}"), style),
             Span::raw(line.who.clone()),
         ]));
@@ -209,7 +209,7 @@ fn draw_seats(frame: &mut Frame, area: Rect, screen: &LobbyScreen) {
         .map_or(0, |t| t.saturating_sub(screen.seats.len()));
     for seat in screen.seats.len()..screen.seats.len() + open {
         lines.push(Line::from(vec![
-            Span::styled(format!("P{}  ", seat + 1), Style::new().bold()),
+            Span::styled(format!("{}  ", ui::seat_label(seat)), Style::new().bold()),
             Span::styled(
                 "open       waiting for a player",
                 Style::new().fg(Color::DarkGray),
@@ -269,10 +269,16 @@ mod tests {
         assert!(block_rows >= 3, "{text}");
         assert!(text.contains("7KQ2MX"), "{text}");
         assert!(text.contains("players 2/3"), "{text}");
-        assert!(text.contains("P1  ready      you (host)"), "{text}");
-        assert!(text.contains("P2  connecting 127.0.0.1:40000"), "{text}");
         assert!(
-            text.contains("P3  open       waiting for a player"),
+            text.contains("seat 0 (P1)  ready      you (host)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("seat 1 (P2)  connecting 127.0.0.1:40000"),
+            "{text}"
+        );
+        assert!(
+            text.contains("seat 2 (P3)  open       waiting for a player"),
             "{text}"
         );
         assert!(text.contains("spectators: 1"), "{text}");
@@ -280,7 +286,7 @@ mod tests {
         // Ready in green, by colour; the same screen without colour keeps the words.
         let y = text
             .lines()
-            .position(|l| l.contains("P1  ready"))
+            .position(|l| l.contains("seat 0 (P1)  ready"))
             .expect("row");
         let row = text.lines().nth(y).expect("row");
         // The column in characters, not bytes: borders are multi-byte.

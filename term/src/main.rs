@@ -44,22 +44,42 @@ fn main() -> std::process::ExitCode {
     };
     match result {
         Ok(code) => code,
-        Err(err) => {
-            eprintln!("hltd: error: {err:#}");
-            std::process::ExitCode::from(3)
-        }
+        Err(err) => match err.downcast_ref::<args::UsageError>() {
+            Some(usage) => usage.report(),
+            None => {
+                eprintln!("hltd: error: {err:#}");
+                std::process::ExitCode::from(3)
+            }
+        },
     }
+}
+
+/// The error of `sim --record` whose replay could not be written whole: the path, the frames
+/// it kept and the cause, once.
+fn cut_short<W: std::io::Write>(
+    args: &SimArgs,
+    recorder: &replay::Recorder<W>,
+    err: &replay::RecordError,
+) -> anyhow::Error {
+    let path = args.record.as_deref().unwrap_or(std::path::Path::new("?"));
+    anyhow::anyhow!(
+        "replay: {} ({} frames, cut short: {})",
+        path.display(),
+        recorder.frames_kept(),
+        record::write_cause(err)
+    )
 }
 
 /// Runs a headless match and prints `frame=<N> hash=<hex>`.
 fn run_sim(args: &SimArgs) -> Result<()> {
-    let settings = match Settings::new(args.seed, args.players, args.scenario.into(), args.creeps) {
-        Ok(settings) => settings,
-        Err(err) => args::sim_usage_error(&err),
-    };
+    let settings = Settings::new(args.seed, args.players, args.scenario.into(), args.creeps)
+        .map_err(|err| args::sim_usage_error(&err))?;
     let mut game = Game::new(settings);
     let mut inputs = vec![Input::IDLE; usize::from(settings.players())];
     let script: sim::Script = args.inputs.into();
+    if let Some(path) = &args.record {
+        args::check_record_path("sim", path)?;
+    }
     let mut recorder = match &args.record {
         Some(path) => Some(record::create_offline(path, &settings, args.frames)?),
         None => None,
@@ -68,11 +88,15 @@ fn run_sim(args: &SimArgs) -> Result<()> {
         script.inputs(settings.seed(), game.frame(), &mut inputs);
         let hash = game.advance(&inputs);
         if let Some(recorder) = recorder.as_mut() {
-            recorder.record(&inputs, Some(hash))?;
+            if let Err(err) = recorder.record(&inputs, Some(hash)) {
+                return Err(cut_short(args, recorder, &err));
+            }
         }
     }
-    if let Some(recorder) = recorder {
-        recorder.finish()?;
+    if let Some(mut recorder) = recorder {
+        if let Err(err) = recorder.write_end() {
+            return Err(cut_short(args, &recorder, &err));
+        }
     }
     if args.verbose {
         let view = game.view();

@@ -175,7 +175,10 @@ fn play_live<T: Transport>(
 ) -> Result<ExitCode> {
     let mut driver = PlannedDriver::new(PlannedMatch::start(net, plan)?, recording);
     let greeting = match plan.seat {
-        Some(seat) => format!("you play P{}; press ? for the keys", seat + 1),
+        Some(seat) => format!(
+            "you play {}; press ? for the keys",
+            crate::ui::seat_label(seat)
+        ),
         None => "watching; press ? for the keys".to_string(),
     };
     let outcome = live::play(&mut tui, &mut driver, &greeting);
@@ -215,15 +218,16 @@ fn joiner_screen(title: String) -> LobbyScreen {
 }
 
 pub fn host(args: &HostArgs) -> Result<ExitCode> {
-    args.recording.check("host");
+    args.recording.check("host")?;
     if args.webrtc {
         return host_rtc(args);
     }
     if args.udp.ip().is_unspecified() {
-        args::usage_error(
+        return Err(args::UsageError::new(
             "host",
             "--udp needs an address players can reach, not 0.0.0.0 or ::",
-        );
+        )
+        .into());
     }
     let options = SessionOptions::default();
     let digest = config_digest(sim::RULES_VERSION, &options);
@@ -268,11 +272,11 @@ pub fn host(args: &HostArgs) -> Result<ExitCode> {
 }
 
 fn host_rtc(args: &HostArgs) -> Result<ExitCode> {
-    let ice = args.ice.servers("host");
+    let ice = args.ice.servers("host")?;
     let (signal_url, embedded) = match &args.signal {
         Some(url) => {
             if let Err(err) = net::rtc::check_url(url) {
-                args::usage_error("host", &err.to_string());
+                return Err(args::UsageError::new("host", err.to_string()).into());
             }
             (url.trim_end_matches('/').to_string(), None)
         }
@@ -353,13 +357,13 @@ pub fn join(args: &JoinArgs, role: Role) -> Result<ExitCode> {
     } else {
         "spectate"
     };
-    args.recording.check(command);
+    args.recording.check(command)?;
     if looks_like_room(&args.code) {
         return join_rtc(args, role, command);
     }
     let invite = match Invite::parse_valid(&args.code) {
         Ok(invite) => invite,
-        Err(err) => args::usage_error(command, &err.to_string()),
+        Err(err) => return Err(args::UsageError::new(command, err.to_string()).into()),
     };
     let bind = args.bind.unwrap_or_else(|| match invite.host {
         SocketAddr::V4(a) if a.ip().is_loopback() => SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
@@ -426,12 +430,12 @@ pub fn join(args: &JoinArgs, role: Role) -> Result<ExitCode> {
 fn join_rtc(args: &JoinArgs, role: Role, command: &str) -> Result<ExitCode> {
     let room = match RoomCode::parse(&args.code) {
         Ok(room) => room,
-        Err(err) => args::usage_error(command, &err.to_string()),
+        Err(err) => return Err(args::UsageError::new(command, err.to_string()).into()),
     };
     if let Err(err) = net::rtc::check_url(&args.signal) {
-        args::usage_error(command, &err.to_string());
+        return Err(args::UsageError::new(command, err.to_string()).into());
     }
-    let ice = args.ice.servers(command);
+    let ice = args.ice.servers(command)?;
     let digest = config_digest(sim::RULES_VERSION, &SessionOptions::default());
     let built = Instant::now();
     let net = RtcSocket::connect(&room_url(&args.signal, &room.to_string()), &ice)?;

@@ -184,9 +184,9 @@ impl Playing {
     pub fn playback(&self) -> Playback {
         let replay = self.player.replay();
         let h = &replay.header;
-        let who = h
-            .recorder
-            .map_or("a spectator".to_string(), |s| format!("P{}", s + 1));
+        let who = h.recorder.map_or("a spectator".to_string(), |s| {
+            ui::seat_label(usize::from(s))
+        });
         Playback {
             file: self.file.clone(),
             about: format!("{}, {} players", h.kind.name(), h.players),
@@ -268,21 +268,39 @@ pub fn play_through(replay: replay::Replay) -> Result<Player, sim::SettingsError
 /// Plays `file` on the terminal until the user quits.
 ///
 /// # Errors
-/// When the terminal fails. A file that cannot be read exits 2 before the screen is taken.
+/// When the terminal fails. With a bad argument, a file that cannot be read, or without a
+/// terminal on standard output, it exits 2 before the screen is taken and before the file
+/// is played through, having written nothing to standard output.
 pub fn run(file: &Path, speed: &str, from: Option<u32>, paused: bool) -> Result<ExitCode> {
+    let usage = |message: String| Ok(crate::args::UsageError::new("replay play", message).report());
+    let Some(speed) = SPEEDS.iter().position(|s| s.2 == speed) else {
+        let names: Vec<&str> = SPEEDS.iter().map(|s| s.2).collect();
+        return usage(format!(
+            "--speed {speed}: expected one of {}",
+            names.join(", ")
+        ));
+    };
     let replay = match crate::replaycmd::load(file) {
         Ok(replay) => replay,
         Err(code) => return Ok(code),
     };
-    let player = play_through(replay).context("the replay's settings")?;
-    let mut playing = Playing::new(player, file.display().to_string());
-    if !playing.set_speed(speed) {
-        let names: Vec<&str> = SPEEDS.iter().map(|s| s.2).collect();
-        crate::args::usage_error(
-            "replay play",
-            &format!("--speed {speed}: expected one of {}", names.join(", ")),
+    if let Some(frame) = from.filter(|&f| f > replay.frames()) {
+        return usage(format!(
+            "--from {frame}: {} holds frames 0 to {}",
+            file.display(),
+            replay.frames()
+        ));
+    }
+    if !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        return usage(
+            "the replay plays on a terminal, and standard output is not one; `hltd replay \
+             verify FILE` checks a replay and `hltd replay info FILE` describes it without one"
+                .to_string(),
         );
     }
+    let player = play_through(replay).context("the replay's settings")?;
+    let mut playing = Playing::new(player, file.display().to_string());
+    playing.set_speed(SPEEDS[speed].2);
     playing.set_paused(paused);
     if let Some(frame) = from {
         playing.seek(frame);
@@ -447,7 +465,7 @@ mod tests {
         assert!(text.contains("time  0:12 of 0:25"), "{text}");
         assert!(text.contains("speed 1x  paused"), "{text}");
         assert!(text.contains("join, 3 players"), "{text}");
-        assert!(text.contains("recorded by P2"), "{text}");
+        assert!(text.contains("recorded by seat 1 (P2)"), "{text}");
         assert!(text.contains("at frame 750 (simulated 150"), "{text}");
         assert!(
             text.contains(&hex[..28]) && text.contains(&hex[28..56]),

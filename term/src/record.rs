@@ -94,6 +94,26 @@ pub struct Recording {
     bundle_dir: PathBuf,
     stamp: String,
     bundles: Vec<PathBuf>,
+    /// When writing the replay failed mid-match: frames it kept, and why it stopped.
+    cut: Option<(u32, String)>,
+    /// Bundles that could not be written: their seats, by cause (said once per cause).
+    bundle_failures: BTreeMap<String, Vec<usize>>,
+}
+
+/// What a failed write of a replay says: the system's reason ("No space left on device (os
+/// error 28)"), without repeating that it was a write.
+pub fn write_cause(err: &replay::RecordError) -> String {
+    match err {
+        replay::RecordError::Io(io) => io.to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// Removes the replay at `path` that a failed write left holding no frame, if it is a file
+/// of ours (a regular file: never a device such as /dev/full). Whether it was removed.
+fn remove_unkept(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file())
+        && std::fs::remove_file(path).is_ok()
 }
 
 impl Recording {
@@ -119,7 +139,7 @@ impl Recording {
         let stamp = stamp();
         let who = info
             .recorded
-            .map_or("spectator".to_string(), |s| format!("p{}", s + 1));
+            .map_or("spectator".to_string(), |s| format!("seat{s}"));
         let path = match target {
             Target::Off => None,
             Target::Path(path) => Some(path.clone()),
@@ -141,10 +161,18 @@ impl Recording {
                 }
             }
         };
-        let recorder = match &path {
-            Some(path) => Some(create(path, header)?),
-            None => None,
+        let recorder = match (&path, target) {
+            (Some(path), Target::Default) => match create(path, header) {
+                Ok(recorder) => Some(recorder),
+                Err(err) => {
+                    eprintln!("hltd: not recording: {err:#}");
+                    None
+                }
+            },
+            (Some(path), _) => Some(create(path, header)?),
+            (None, _) => None,
         };
+        let path = path.filter(|_| recorder.is_some());
         let bundle_dir = match &path {
             Some(path) => path
                 .parent()
@@ -161,6 +189,8 @@ impl Recording {
             bundle_dir,
             stamp,
             bundles: Vec::new(),
+            cut: None,
+            bundle_failures: BTreeMap::new(),
         })
     }
 
@@ -175,16 +205,14 @@ impl Recording {
             bundle_dir: PathBuf::new(),
             stamp: String::new(),
             bundles: Vec::new(),
+            cut: None,
+            bundle_failures: BTreeMap::new(),
         }
     }
 
     /// Where the replay is being written, if it is.
     pub fn path(&self) -> Option<&Path> {
         self.recorder.as_ref().and(self.path.as_deref())
-    }
-
-    fn give_up(problem: &str) {
-        eprintln!("hltd: {problem}");
     }
 
     /// Finishes the recording of a match that ended with `outcome`: its result and the lines
@@ -205,15 +233,43 @@ impl Recording {
     }
 
     /// Writes the end of the replay and says what was written, one line each (replay,
-    /// bundles, problems).
+    /// bundles, problems): `replay: PATH (N frames)`, or when writing failed `replay: PATH
+    /// (N frames, cut short: CAUSE)` with the frames the file keeps, or, when it kept none,
+    /// that the file was removed; each cause that kept bundles from being written, once.
     pub fn finish(mut self) -> Vec<String> {
         let mut lines = Vec::new();
-        if let (Some(recorder), Some(path)) = (self.recorder.take(), self.path.as_ref()) {
-            let frames = recorder.frames();
-            let mismatch = recorder.mismatch();
-            match recorder.finish() {
-                Ok(_) => lines.push(format!("replay: {} ({frames} frames)", path.display())),
-                Err(err) => lines.push(format!("replay: {} is incomplete: {err}", path.display())),
+        if let Some(path) = self.path.as_ref() {
+            let mut mismatch = None;
+            let cut = match (self.recorder.take(), self.cut.take()) {
+                (Some(mut recorder), _) => {
+                    mismatch = recorder.mismatch();
+                    match recorder.write_end() {
+                        Ok(()) => {
+                            lines.push(format!(
+                                "replay: {} ({} frames)",
+                                path.display(),
+                                recorder.frames()
+                            ));
+                            None
+                        }
+                        Err(err) => Some((recorder.frames_kept(), write_cause(&err))),
+                    }
+                }
+                (None, cut) => cut,
+            };
+            if let Some((kept, cause)) = cut {
+                if kept == 0 && remove_unkept(path) {
+                    lines.push(format!(
+                        "replay: none kept: writing {} failed before its first frames ({cause}); \
+                         the file is removed",
+                        path.display()
+                    ));
+                } else {
+                    lines.push(format!(
+                        "replay: {} ({kept} frames, cut short: {cause})",
+                        path.display()
+                    ));
+                }
             }
             if let Some((frame, ours, seen)) = mismatch {
                 lines.push(format!(
@@ -224,6 +280,14 @@ impl Recording {
         }
         for bundle in &self.bundles {
             lines.push(format!("desync bundle: {}", bundle.display()));
+        }
+        for (cause, seats) in &self.bundle_failures {
+            let seats: Vec<String> = seats.iter().map(|s| format!("seat {s}")).collect();
+            lines.push(format!(
+                "desync bundle: not written for {} in {}: {cause}",
+                seats.join(", "),
+                self.bundle_dir.display()
+            ));
         }
         lines
     }
@@ -247,11 +311,23 @@ fn free_name(dir: &Path, base: &str, ext: &str) -> PathBuf {
     path
 }
 
+/// Creates the replay at `path` and writes its start; when that fails, removes what it
+/// created (a regular file only) and says why once, with the path.
 fn create(path: &Path, header: Header) -> Result<Recorder<BufWriter<File>>> {
     let file = File::create(path)
         .with_context(|| format!("cannot create the replay {}", path.display()))?;
-    Recorder::new(BufWriter::new(file), header)
-        .with_context(|| format!("cannot write the replay {}", path.display()))
+    Recorder::new(BufWriter::new(file), header).map_err(|err| {
+        let removed = if remove_unkept(path) {
+            " (the file is removed)"
+        } else {
+            ""
+        };
+        anyhow::anyhow!(
+            "cannot write the replay {}: {}{removed}",
+            path.display(),
+            write_cause(&err)
+        )
+    })
 }
 
 /// Starts an offline recording (`hltd sim --record`) at `path`.
@@ -334,12 +410,10 @@ impl Observer for Recording {
             }
         }
         if let Some(err) = failed {
+            // Said once, in `finish`'s replay line (a line now would land on the match
+            // screen); the recorder and its file are closed here.
+            self.cut = Some((recorder.frames_kept(), write_cause(&err)));
             self.recorder = None;
-            let path = self
-                .path
-                .as_ref()
-                .map_or(String::new(), |p| p.display().to_string());
-            Self::give_up(&format!("stopped recording {path}: {err}"));
         }
     }
 
@@ -349,22 +423,20 @@ impl Observer for Recording {
         };
         let dir = free_name(
             &self.bundle_dir,
-            &format!(
-                "desync-{}-seed{}-p{}",
-                self.stamp,
-                self.header.seed,
-                seat + 1
-            ),
+            &format!("desync-{}-seed{}-seat{seat}", self.stamp, self.header.seed),
             "bundle",
         );
         let written = std::fs::create_dir_all(&self.bundle_dir)
-            .map_err(|err| anyhow::anyhow!("{}: {err}", self.bundle_dir.display()))
+            .map_err(|err| err.to_string())
             .and_then(|()| {
-                write_bundle(&dir, self.header, seat, log, &evidence).map_err(anyhow::Error::from)
+                write_bundle(&dir, self.header, seat, log, &evidence).map_err(|err| match err {
+                    replay::bundle::BundleError::Io { source, .. } => source.to_string(),
+                    other => other.to_string(),
+                })
             });
         match written {
-            Ok(_) => self.bundles.push(dir),
-            Err(err) => Self::give_up(&format!("cannot write the desync bundle: {err:#}")),
+            Ok(()) => self.bundles.push(dir),
+            Err(cause) => self.bundle_failures.entry(cause).or_default().push(seat),
         }
     }
 }

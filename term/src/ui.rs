@@ -33,6 +33,13 @@ pub struct PeerLine {
     pub dropped: u64,
 }
 
+/// How the screen names a seat: its 0-based number, as `verdict:` lines, bundle names and
+/// `--inject-desync` count, and the player label of its lane (`P` counted from 1), so that
+/// `diverged=1` is found as `seat 1 (P2)` without guessing.
+pub fn seat_label(seat: usize) -> String {
+    format!("seat {seat} (P{})", seat + 1)
+}
+
 /// What the consensus line says.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Consensus {
@@ -335,7 +342,7 @@ fn draw_hud(frame: &mut Frame, area: Rect, screen: &Screen) {
     };
     let who = match (screen.me, screen.playback) {
         (_, Some(_)) => "replay".to_string(),
-        (Some(seat), None) => format!("you: P{}", seat + 1),
+        (Some(seat), None) => format!("you: {}", seat_label(seat)),
         (None, None) => "spectating".to_string(),
     };
     let gold = screen
@@ -489,7 +496,7 @@ fn draw_panel(frame: &mut Frame, area: Rect, screen: &Screen) {
     }
     for peer in screen.peers {
         lines.push(Line::from(Span::styled(
-            format!("P{}", peer.seat + 1),
+            seat_label(peer.seat),
             Style::new().bold(),
         )));
         lines.push(Line::from(format!(
@@ -754,7 +761,7 @@ pub(crate) mod tests {
         assert!(lines[0].contains("Healer TD"), "{text}");
         assert!(lines[0].contains(&format!("base {}/{}", view.base_hp, view.base_hp_max)));
         assert!(lines[0].contains(&format!("gold {}", view.players[0].gold)));
-        assert!(lines[0].contains("you: P1"), "{text}");
+        assert!(lines[0].contains("you: seat 0 (P1)"), "{text}");
         // Lanes: titled, the tower at its cell (2 characters per cell at 120 columns: the
         // lane's border, then 2 per cell), the path and the base.
         assert!(

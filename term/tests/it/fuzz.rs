@@ -103,7 +103,7 @@ fn net_reports_failures_with_a_replay_and_bundles() {
     let dir = std::path::Path::new(replay)
         .parent()
         .expect("seed directory");
-    let first = dir.join("desync-p1.bundle");
+    let first = dir.join("desync-seat0.bundle");
     let meta: serde_json::Value =
         serde_json::from_slice(&std::fs::read(first.join("bundle.json")).expect("seat 0's bundle"))
             .expect("JSON");
@@ -116,7 +116,7 @@ fn net_reports_failures_with_a_replay_and_bundles() {
     let kept = (0..3)
         .find(|s| !diverged.contains(s))
         .expect("a seat that kept up");
-    let bundle = |seat: u64| dir.join(format!("desync-p{}.bundle", seat + 1));
+    let bundle = |seat: u64| dir.join(format!("desync-seat{seat}.bundle"));
     let (first, other) = (bundle(diverged[0]), bundle(kept));
     let diff = hltd(&[
         "desync",

@@ -1,5 +1,7 @@
 //! The `hltd` binary, run as a user runs it.
 
+mod args;
+mod disk;
 mod fuzz;
 mod network;
 mod replay;

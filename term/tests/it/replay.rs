@@ -186,7 +186,7 @@ fn a_recorded_demo_verifies_with_the_hash_it_printed() {
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or("");
-    assert!(name.ends_with("-demo-seed4-p1.hltr"), "{name}");
+    assert!(name.ends_with("-demo-seed4-seat0.hltr"), "{name}");
     assert!(
         stdout.contains(&format!("replay: {} (120 frames)", written[0].display())),
         "{stdout}"
@@ -235,7 +235,7 @@ fn desync_bundles_name_the_flipped_field() {
             .iter()
             .find(|b| {
                 b.to_string_lossy()
-                    .ends_with(&format!("-p{}.bundle", peer + 1))
+                    .ends_with(&format!("-seat{peer}.bundle"))
             })
             .unwrap_or_else(|| panic!("no bundle of peer {peer}: {bundles:?}"))
             .to_str()

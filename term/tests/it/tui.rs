@@ -296,9 +296,12 @@ fn host_and_spectate_on_screen_with_a_joiner() {
     let lobby = tmux.wait("host", "no lobby screen", SHOW, |p| {
         p.contains("invite code") && p.contains("players 1/2")
     });
-    assert!(lobby.contains("P1  ready      you (host)"), "{lobby}");
     assert!(
-        lobby.contains("P2  open       waiting for a player"),
+        lobby.contains("seat 0 (P1)  ready      you (host)"),
+        "{lobby}"
+    );
+    assert!(
+        lobby.contains("seat 1 (P2)  open       waiting for a player"),
         "{lobby}"
     );
     let code = lobby
@@ -335,7 +338,7 @@ fn host_and_spectate_on_screen_with_a_joiner() {
     let _kill = Kill(joiner.id());
 
     let playing = tmux.wait("host", "the match screen never showed", SHOW, |p| {
-        p.contains("you: P1") && p.contains("network")
+        p.contains("you: seat 0 (P1)") && p.contains("network")
     });
     assert!(playing.contains("P2"), "{playing}");
     let spectating = tmux.wait(
@@ -400,7 +403,7 @@ fn live_demo_over_webrtc_in_a_namespace() {
     );
     let status = tmux.start("rtc", &command);
     let playing = tmux.wait("rtc", "the match screen never showed", SHOW, |p| {
-        p.contains("you: P1") && p.contains("agreed up to frame")
+        p.contains("you: seat 0 (P1)") && p.contains("agreed up to frame")
     });
     assert!(playing.contains("ping"), "{playing}");
     tmux.wait("rtc", "no summary", Duration::from_secs(40), |p| {
@@ -424,7 +427,7 @@ fn resize_and_ctrl_c_in_tmux() {
     );
     let status = tmux.start("demo", &command);
     tmux.wait("demo", "the match screen never showed", SHOW, |p| {
-        p.contains("you: P1") && p.contains("P3")
+        p.contains("you: seat 0 (P1)") && p.contains("P3")
     });
     tmux.run(&["resize-window", "-t", "hltd:demo", "-x", "70", "-y", "20"]);
     tmux.wait("demo", "no too-small notice", SHOW, |p| {
@@ -432,7 +435,7 @@ fn resize_and_ctrl_c_in_tmux() {
     });
     tmux.run(&["resize-window", "-t", "hltd:demo", "-x", "80", "-y", "24"]);
     let pane = tmux.wait("demo", "the match did not come back at 80x24", SHOW, |p| {
-        p.contains("you: P1") && p.contains("network")
+        p.contains("you: seat 0 (P1)") && p.contains("network")
     });
     assert!(!pane.contains("too small"), "{pane}");
     tmux.keys("demo", &["C-c"]);
