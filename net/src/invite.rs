@@ -285,20 +285,37 @@ fn luhn32(digits: &[u8]) -> u8 {
     ((32 - sum % 32) % 32) as u8
 }
 
-/// Characters in a WebRTC room code: five random base-32 digits and a check digit.
-pub const ROOM_CODE_LEN: usize = 6;
+/// Random characters in a WebRTC room code: 15 base-32 digits, 75 bits (see [`RoomCode`]).
+pub const ROOM_RANDOM_LEN: usize = 15;
+/// Characters in a WebRTC room code: the random digits and a check digit.
+pub const ROOM_CODE_LEN: usize = ROOM_RANDOM_LEN + 1;
+/// A room code is written in groups of this many characters, `-` between them.
+const ROOM_GROUP: usize = 4;
 
-/// A WebRTC room's name on the signaling server: six Crockford base-32 characters, the last
-/// a Luhn mod 32 check digit, so a mistyped code is refused before anything is sent. Unlike an
-/// invite, it is no secret (WebRTC's DTLS encrypts the traffic); it only keeps matches apart.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A WebRTC room code: 16 Crockford base-32 characters in groups of four
+/// (`7KQ2-XW9P-M3RT-A5CZ`), the last a Luhn mod 32 check digit, so a mistyped code is refused
+/// before anything is sent.
+///
+/// The code is the room's credential, as an invite code is for UDP: the name of the room on
+/// the signaling server ([`RoomCode::room_name`]) and the key that authenticates every signal
+/// ([`RoomCode::key`]) are both derived from it, and the name does not give the key. Its 75
+/// random bits are sized for an offline search: whoever sees an authenticated signal (the
+/// signaling server's operator, an eavesdropper on a `ws://` link) can test guesses against its
+/// MAC without asking anyone.
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct RoomCode([u8; ROOM_CODE_LEN]);
+
+impl std::fmt::Debug for RoomCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RoomCode(..)")
+    }
+}
 
 /// Why a room code was refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum RoomCodeError {
-    /// Not six characters once spaces and dashes are removed.
-    #[error("a room code has {ROOM_CODE_LEN} characters, this one has {0}")]
+    /// Not sixteen characters once spaces and dashes are removed.
+    #[error("a room code has {ROOM_CODE_LEN} characters (such as 7KQ2-XW9P-M3RT-A5CZ), this one has {0}")]
     Length(usize),
     /// A character outside the alphabet.
     #[error("'{0}' cannot appear in a room code (letters and digits, without U)")]
@@ -314,13 +331,14 @@ impl RoomCode {
     /// # Errors
     /// When the OS has no randomness to give.
     pub fn generate() -> Result<RoomCode, getrandom::Error> {
-        let mut random = [0u8; ROOM_CODE_LEN - 1];
+        let mut random = [0u8; ROOM_RANDOM_LEN];
         getrandom::fill(&mut random)?;
         let mut digits = [0u8; ROOM_CODE_LEN];
         for (d, r) in digits.iter_mut().zip(random) {
+            // 256 is a multiple of 32: uniform.
             *d = r % 32;
         }
-        digits[ROOM_CODE_LEN - 1] = luhn32(&digits[..ROOM_CODE_LEN - 1]);
+        digits[ROOM_RANDOM_LEN] = luhn32(&digits[..ROOM_RANDOM_LEN]);
         Ok(RoomCode(digits))
     }
 
@@ -341,16 +359,37 @@ impl RoomCode {
             .as_slice()
             .try_into()
             .map_err(|_| RoomCodeError::Length(digits.len()))?;
-        if luhn32(&digits[..ROOM_CODE_LEN - 1]) != digits[ROOM_CODE_LEN - 1] {
+        if luhn32(&digits[..ROOM_RANDOM_LEN]) != digits[ROOM_RANDOM_LEN] {
             return Err(RoomCodeError::Check);
         }
         Ok(RoomCode(digits))
+    }
+
+    /// Whether `text` is shaped like a room code (16 characters once dashes and spaces are
+    /// removed) rather than an invite code.
+    pub fn looks_like(text: &str) -> bool {
+        text.chars().filter(|c| !matches!(c, ' ' | '-')).count() == ROOM_CODE_LEN
+    }
+
+    /// The room's name on the signaling server (the URL path): 32 hex digits derived from the
+    /// code. The server sees it; it does not give the key.
+    pub fn room_name(&self) -> String {
+        let name = blake3::derive_key("healer-td 2026 webrtc room name v1", &self.0);
+        name[..16].iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// The key that authenticates the room's signals (see `net::signaller`).
+    pub fn key(&self) -> [u8; 32] {
+        blake3::derive_key("healer-td 2026 webrtc room key v1", &self.0)
     }
 }
 
 impl std::fmt::Display for RoomCode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        for &d in &self.0 {
+        for (i, &d) in self.0.iter().enumerate() {
+            if i > 0 && i % ROOM_GROUP == 0 {
+                f.write_str("-")?;
+            }
             write!(f, "{}", char::from(ALPHABET[usize::from(d)]))?;
         }
         Ok(())
@@ -469,11 +508,14 @@ mod tests {
         for _ in 0..100 {
             let code = RoomCode::generate().expect("randomness");
             let text = code.to_string();
-            assert_eq!(text.len(), ROOM_CODE_LEN);
+            assert_eq!(text.len(), ROOM_CODE_LEN + 3, "{text}: four groups of four");
+            assert_eq!(text.matches('-').count(), 3, "{text}");
+            assert!(RoomCode::looks_like(&text));
             assert_eq!(RoomCode::parse(&text), Ok(code));
             assert_eq!(RoomCode::parse(&text.to_lowercase()), Ok(code));
+            assert_eq!(RoomCode::parse(&text.replace('-', "")), Ok(code));
             // Every single-character substitution is caught.
-            for pos in 0..ROOM_CODE_LEN {
+            for pos in (0..text.len()).filter(|&p| text.as_bytes()[p] != b'-') {
                 for &other in ALPHABET.iter() {
                     let mut typo = text.clone().into_bytes();
                     if typo[pos] == other {
@@ -486,10 +528,25 @@ mod tests {
             }
         }
         assert_eq!(RoomCode::parse("ABC"), Err(RoomCodeError::Length(3)));
+        assert_eq!(RoomCode::parse("7KQ2MX"), Err(RoomCodeError::Length(6)));
         assert_eq!(
-            RoomCode::parse("ABCDEU"),
+            RoomCode::parse("ABCD-EFGH-JKMN-PQRU"),
             Err(RoomCodeError::Character('U'))
         );
         assert_eq!(RoomCode::parse(""), Err(RoomCodeError::Length(0)));
+        assert!(!RoomCode::looks_like(&sample().encode()));
+    }
+
+    /// The room's name and key differ from each other and between codes; neither is the code.
+    #[test]
+    fn room_names_and_keys_are_derived() {
+        let a = RoomCode::generate().expect("randomness");
+        let b = RoomCode::generate().expect("randomness");
+        assert_ne!(a.room_name(), b.room_name());
+        assert_ne!(a.key(), b.key());
+        assert_eq!(a.room_name().len(), 32);
+        assert!(a.room_name().bytes().all(|c| c.is_ascii_hexdigit()));
+        assert!(!a.room_name().contains(&a.to_string().replace('-', "")));
+        assert_eq!(format!("{a:?}"), "RoomCode(..)");
     }
 }

@@ -274,7 +274,8 @@ fn join_message(role: Role, digest: &[u8; DIGEST_LEN]) -> Vec<u8> {
 /// are connected to each other. Returns the plan to start GGRS with.
 ///
 /// # Errors
-/// [`LobbyError::Timeout`] when `wait` passes first.
+/// [`LobbyError::Timeout`] when `wait` passes first, [`LobbyError::Transport`] as soon as
+/// the transport fails.
 pub fn host<T: Transport>(
     net: &Rc<RefCell<T>>,
     offer: &Offer,
@@ -305,6 +306,10 @@ where
     let mut last_send = Instant::now() - RESEND;
     loop {
         net.borrow_mut().poll();
+        // A failed transport (WebRTC's stack) admits nobody anymore: end at once.
+        if let Some(failure) = net.borrow().failure() {
+            return Err(LobbyError::Transport(failure));
+        }
         for event in net.borrow_mut().take_events() {
             match event {
                 LinkEvent::ConfigMismatch(addr) => watcher.progress(Progress::Refused(addr)),

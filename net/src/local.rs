@@ -16,7 +16,7 @@ use crate::invite::RoomCode;
 use crate::invite::Secret;
 use crate::lobby::Plan;
 #[cfg(feature = "webrtc")]
-use crate::rtc::{room_url, IceServers, RtcError, RtcSocket};
+use crate::rtc::{IceServers, RtcError, RtcSocket};
 use crate::session::{
     config_digest, Confirmed, Evidence, PeerStats, Seat, Session, SessionError, SessionEvent,
     SessionOptions, Spectator, Step, Work,
@@ -328,13 +328,13 @@ impl LocalMatch<RtcSocket> {
         let settings = settings_of(options)?;
         let signal = EmbeddedSignal::start(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))?;
         let room = RoomCode::generate().map_err(LocalMatchError::Random)?;
-        let url = room_url(&signal.url(), &room.to_string());
+        let url = signal.url();
         let ice = IceServers::default();
         let nets = (0..options.peers)
-            .map(|_| RtcSocket::connect(&url, &ice))
+            .map(|_| RtcSocket::connect(&url, &room, &ice))
             .collect::<Result<Vec<_>, _>>()?;
         let spectator = if options.spectator {
-            Some(RtcSocket::connect(&url, &ice)?)
+            Some(RtcSocket::connect(&url, &room, &ice)?)
         } else {
             None
         };
@@ -907,6 +907,31 @@ impl<T: Transport> PlannedMatch<T> {
         }
     }
 
+    /// What we saw up to the newest frame we hold confirmed (a spectator: reached), for a
+    /// match that ended before its last frame: `frames` is that frame and `hash` our state's
+    /// hash of it.
+    pub fn report_so_far(&self) -> PlayedReport {
+        let mut report = self.report();
+        let (frame, hash) = match &self.side {
+            Side::Player(s) => {
+                // The newest confirmed frame whose hash we hold (the very newest may not be
+                // simulated yet).
+                let newest = s.confirmed_frame().clamp(0, self.target);
+                (0..=16)
+                    .map(|back| (newest - back).max(0))
+                    .find_map(|frame| s.confirmed_hash(frame).map(|h| (frame, Some(h))))
+                    .unwrap_or((newest, None))
+            }
+            Side::Watcher(s) => {
+                let frame = s.current_frame().clamp(0, self.target);
+                (frame, s.hash_at(frame))
+            }
+        };
+        report.frames = u32::try_from(frame).unwrap_or(0);
+        report.hash = hash.unwrap_or([0; 32]);
+        report
+    }
+
     /// What we saw.
     pub fn report(&self) -> PlayedReport {
         let (hash, verdict, agreed_up_to, peer) = match &self.side {
@@ -946,14 +971,48 @@ pub fn play_plan<T: Transport>(
     net: Rc<RefCell<T>>,
     plan: &Plan<T::Addr>,
     linger: Duration,
-    mut on_event: impl FnMut(&SessionEvent<T::Addr>),
+    on_event: impl FnMut(&SessionEvent<T::Addr>),
     observer: &mut dyn Observer,
 ) -> Result<PlayedReport, LocalMatchError> {
-    let mut planned = PlannedMatch::start(net, plan)?;
+    play_plan_reporting(net, plan, linger, on_event, observer).map_err(|failed| failed.error)
+}
+
+/// A planned match that failed, and what we saw until then once GGRS started.
+#[derive(Debug)]
+pub struct PlanFailure {
+    /// Why it failed.
+    pub error: LocalMatchError,
+    /// Our report at the newest frame we hold confirmed ([`PlannedMatch::report_so_far`]).
+    pub so_far: Option<PlayedReport>,
+}
+
+/// As [`play_plan`]; a match that fails after it started also returns what we saw until then
+/// ([`PlannedMatch::report_so_far`]), so that the failure can still be summed up.
+///
+/// # Errors
+/// As [`play_plan`], with the report so far once GGRS started.
+pub fn play_plan_reporting<T: Transport>(
+    net: Rc<RefCell<T>>,
+    plan: &Plan<T::Addr>,
+    linger: Duration,
+    mut on_event: impl FnMut(&SessionEvent<T::Addr>),
+    observer: &mut dyn Observer,
+) -> Result<PlayedReport, Box<PlanFailure>> {
+    let mut planned = PlannedMatch::start(net, plan).map_err(|error| {
+        Box::new(PlanFailure {
+            error,
+            so_far: None,
+        })
+    })?;
     planned.observe_with(observer);
     let outcome = play_planned(&mut planned, plan, linger, &mut on_event, observer);
     planned.report_to(observer);
-    outcome
+    outcome.map_err(|error| {
+        Box::new(PlanFailure {
+            error,
+            so_far: Some(planned.report_so_far()),
+        })
+    })
 }
 
 fn play_planned<T: Transport>(

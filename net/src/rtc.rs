@@ -7,9 +7,14 @@
 //! reliable and ordered and carries the lobby's control messages. DTLS encrypts both; the
 //! signaling server introduces the peers of one room to each other.
 //!
+//! Signaling goes through our own signaller ([`crate::signaller`]): the room's name and the
+//! key that authenticates every signal come from the room code, and only peers that prove they
+//! hold the key, up to a cap, reach matchbox (each costs a peer connection there). Junk and
+//! malformed signals are dropped before matchbox sees them.
+//!
 //! matchbox's message loop (a future) runs on a thread of its own, driven by
 //! `futures::executor::block_on`. It unwraps errors in places (a peer connection that cannot be
-//! built, a malformed session description from a peer): the thread catches the panic, and the
+//! built, a session description webrtc-rs refuses): the thread catches the panic, and the
 //! socket turns it, like any other end of the loop, into [`Transport::failure`], which ends
 //! the session with a clear error. One known cause is checked before starting: webrtc-rs
 //! opens an mDNS multicast socket, which fails with `No such device (os error 19)` on a host
@@ -20,6 +25,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::net::UdpSocket;
 use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -28,8 +34,10 @@ use matchbox_socket::{
     WebRtcSocketBuilder,
 };
 
+use crate::invite::RoomCode;
 use crate::lobby::{Reader, RosterAddr};
 use crate::secure::{DropReason, PAYLOAD_MAX};
+use crate::signaller::{Gate, GatedBuilder, SignalStats, ADMIT_MAX_DEFAULT};
 use crate::transport::{
     ControlInbox, FaultLine, Faults, LinkEvent, Mailbox, Traffic, Transport, STREAM_GGRS,
     STREAM_GGRS_BATCH,
@@ -43,6 +51,11 @@ pub const CHANNEL_CONTROL: usize = 1;
 pub const SIGNAL_TIMEOUT: Duration = Duration::from_secs(10);
 /// The name of the thread that runs matchbox's message loop.
 pub const LOOP_THREAD: &str = "webrtc-loop";
+/// Peers the socket keeps counters of at most (UDP has [`crate::udp::PEERS_MAX`]): the
+/// signaller admits fewer; peers that left are forgotten first when room is needed.
+pub const RTC_PEERS_MAX: usize = 16;
+/// Longest detail of a failure of the WebRTC stack that is shown.
+const DETAIL_MAX: usize = 200;
 
 /// What to say when the host has no multicast route.
 pub const NO_MULTICAST_ROUTE: &str = "WebRTC cannot start: this host has no route to the \
@@ -241,9 +254,30 @@ fn drive(message_loop: MessageLoopFuture) -> Result<(), String> {
                 .map(|s| s.to_string())
                 .or_else(|| payload.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".to_string());
-            Err(explain(&format!("the WebRTC stack failed: {text}")))
+            Err(explain(&format!(
+                "the WebRTC stack failed ({})",
+                panic_detail(&text)
+            )))
         }
     }
+}
+
+/// What a panic of matchbox's loop says, without the `unwrap`/`expect` wording around it, on
+/// one line and bounded.
+fn panic_detail(text: &str) -> String {
+    let text = text
+        .strip_prefix("called `Result::unwrap()` on an `Err` value: ")
+        .or_else(|| text.strip_prefix("called `Option::unwrap()` on a `None` value"))
+        .unwrap_or(text);
+    let mut detail: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(DETAIL_MAX)
+        .collect();
+    if detail.trim().is_empty() {
+        detail = "it gave no reason".to_string();
+    }
+    detail
 }
 
 /// Names known causes in matchbox's and webrtc-rs's messages.
@@ -252,6 +286,8 @@ fn explain(message: &str) -> String {
         NO_MULTICAST_ROUTE.to_string()
     } else if message.contains("should never be propagated") {
         "the signaling server closed the connection".to_string()
+    } else if message.contains("Too many open files") || message.contains("os error 24") {
+        format!("{message}: this process ran out of file descriptors (raise `ulimit -n`)")
     } else {
         message.to_string()
     }
@@ -275,24 +311,31 @@ pub struct RtcSocket {
     events: VecDeque<LinkEvent<PeerId>>,
     faults: FaultLine<PeerId>,
     driver: Option<JoinHandle<Result<(), String>>>,
+    gate: Arc<Gate>,
     failure: Option<String>,
     packet: Vec<u8>,
     created: Instant,
 }
 
 impl RtcSocket {
-    /// Joins the room at `room_url` (`ws://host:port/ROOM`) and waits until the signaling
-    /// server assigned us an id. Peers in the room connect by themselves from then on.
+    /// Joins `room` on the signaling server at `signal` (`ws://host:port`) and waits until
+    /// the server assigned us an id. Peers in the room that prove they hold the room's key
+    /// connect by themselves from then on, up to [`ADMIT_MAX_DEFAULT`] at a time (see
+    /// [`RtcSocket::set_admit_max`]).
     ///
     /// # Errors
     /// [`RtcError`] when the URL or ICE servers are invalid, the host has no multicast route,
     /// or the signaling server cannot be reached within [`SIGNAL_TIMEOUT`].
-    pub fn connect(room_url: &str, ice: &IceServers) -> Result<RtcNet, RtcError> {
+    pub fn connect(signal: &str, room: &RoomCode, ice: &IceServers) -> Result<RtcNet, RtcError> {
+        let room_url = room_url(signal, &room.room_name());
+        let room_url = room_url.as_str();
         check_url(room_url)?;
         ice.validate()?;
         check_multicast_route()?;
         quiet_loop_panics();
+        let gate = Gate::new(ADMIT_MAX_DEFAULT);
         let (socket, message_loop) = WebRtcSocketBuilder::new(room_url)
+            .signaller_builder(Arc::new(GatedBuilder::new(room.key(), gate.clone())))
             .ice_server(RtcIceServerConfig {
                 urls: ice.urls.clone(),
                 username: ice.username.clone(),
@@ -317,6 +360,7 @@ impl RtcSocket {
             events: VecDeque::new(),
             faults: FaultLine::default(),
             driver: Some(driver),
+            gate,
             failure: None,
             packet: Vec::with_capacity(PAYLOAD_MAX),
             created: Instant::now(),
@@ -350,6 +394,23 @@ impl RtcSocket {
     /// The room URL.
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// Admits up to `admit_max` peers into the room at a time (a host: its other players and
+    /// the spectators it takes).
+    pub fn set_admit_max(&self, admit_max: usize) {
+        self.gate.set_admit_max(admit_max);
+    }
+
+    /// What the signaller admitted and dropped.
+    pub fn signal_stats(&self) -> SignalStats {
+        self.gate.stats()
+    }
+
+    /// Ends the socket as if the WebRTC stack had failed with `reason`: for tests of what a
+    /// failure does to a lobby or a match.
+    pub fn fail_for_test(&mut self, reason: &str) {
+        self.failure = Some(reason.to_string());
     }
 
     /// Sends `bytes` as they are on the GGRS channel: what a hostile peer could send. For tests
@@ -397,7 +458,7 @@ impl RtcSocket {
     }
 
     fn on_ggrs_packet(&mut self, from: PeerId, packet: &[u8]) {
-        let Some(peer) = self.peers.get_mut(&from) else {
+        let Some(peer) = self.peers.get_mut(&from).filter(|p| p.up) else {
             return self.strangers.drop(DropReason::UnknownSource);
         };
         let result = match packet.split_first() {
@@ -419,7 +480,7 @@ impl RtcSocket {
     }
 
     fn on_control(&mut self, from: PeerId, message: &[u8]) {
-        let Some(peer) = self.peers.get_mut(&from) else {
+        let Some(peer) = self.peers.get_mut(&from).filter(|p| p.up) else {
             return self.strangers.drop(DropReason::UnknownSource);
         };
         let kept = if message.len() > PAYLOAD_MAX {
@@ -461,6 +522,25 @@ impl Transport for RtcSocket {
         if let Ok(changes) = self.socket.try_update_peers() {
             for (peer, state) in changes {
                 let up = state == PeerState::Connected;
+                if !self.peers.contains_key(&peer) {
+                    if !up {
+                        // Never up here: nothing to forget.
+                        continue;
+                    }
+                    if self.peers.len() >= RTC_PEERS_MAX {
+                        let gone = self.peers.iter().find(|(_, p)| !p.up).map(|(a, _)| *a);
+                        match gone {
+                            Some(gone) => {
+                                self.peers.remove(&gone);
+                            }
+                            None => {
+                                tracing::warn!(%peer, "WebRTC peer table full; ignoring a peer");
+                                self.strangers.drop(DropReason::UnknownSource);
+                                continue;
+                            }
+                        }
+                    }
+                }
                 let entry = self.peers.entry(peer).or_insert(RtcPeer {
                     up,
                     traffic: Traffic::default(),
@@ -509,8 +589,10 @@ impl Transport for RtcSocket {
         self.id
     }
 
-    fn open_link(&mut self, _addr: PeerId, _initiate: bool) {
-        // The signaling server connects everyone in the room to everyone.
+    fn open_link(&mut self, addr: PeerId, _initiate: bool) {
+        // The signaling server connects everyone in the room to everyone; a peer named here
+        // is admitted even after the room closed.
+        self.gate.expect(addr);
     }
 
     fn is_up(&self, addr: PeerId) -> bool {
@@ -525,8 +607,14 @@ impl Transport for RtcSocket {
             .collect()
     }
 
-    fn set_accepting(&mut self, _accepting: bool) {
-        // Whoever is in the room may connect; the lobby decides who plays.
+    fn set_accepting(&mut self, accepting: bool) {
+        // Whoever proves the room's key may connect, up to the cap; the lobby decides who
+        // plays. Once the match started, nobody is admitted.
+        if accepting {
+            self.gate.open();
+        } else {
+            self.gate.close();
+        }
     }
 
     fn take_events(&mut self) -> Vec<LinkEvent<PeerId>> {
@@ -639,6 +727,18 @@ mod tests {
             .join()
             .expect("the panic stays inside drive");
         assert_eq!(ended, Err(NO_MULTICAST_ROUTE.to_string()));
+        let message_loop: MessageLoopFuture = Box::pin(async {
+            panic!("called `Result::unwrap()` on an `Err` value: SdpInvalidSyntax(\"x\")")
+        });
+        let ended = std::thread::Builder::new()
+            .name(LOOP_THREAD.into())
+            .spawn(move || drive(message_loop))
+            .expect("thread")
+            .join()
+            .expect("the panic stays inside drive")
+            .expect_err("a panic is a failure");
+        assert_eq!(ended, "the WebRTC stack failed (SdpInvalidSyntax(\"x\"))");
+        assert!(!ended.contains("unwrap"), "{ended}");
         let message_loop: MessageLoopFuture = Box::pin(async { Ok(()) });
         assert_eq!(
             drive(message_loop),

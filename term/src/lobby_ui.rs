@@ -16,7 +16,7 @@ use crate::ui::{self, MIN_HEIGHT, MIN_WIDTH};
 pub enum Code {
     /// An encrypted-UDP invite (long: the host's address and a secret), in dashed groups.
     Invite(String),
-    /// A WebRTC room code (6 characters).
+    /// A WebRTC room code (16 characters in four groups).
     Room(String),
 }
 
@@ -143,9 +143,16 @@ fn draw_room_code(frame: &mut Frame, area: Rect, room: &str) {
     frame.render_widget(block, area);
     let [big, plain] =
         Layout::vertical([Constraint::Length(4), Constraint::Length(1)]).areas(inner);
+    // Eight columns a character when they fit (a short code), else four (a room code of
+    // four groups of four takes 76 columns).
+    let wide = room.chars().count() * 8 <= usize::from(big.width);
     frame.render_widget(
         BigText::builder()
-            .pixel_size(PixelSize::HalfHeight)
+            .pixel_size(if wide {
+                PixelSize::HalfHeight
+            } else {
+                PixelSize::Quadrant
+            })
             .style(Style::new().fg(Color::Yellow))
             .lines(vec![Line::from(room.to_string())])
             .centered()

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use net::invite::{Invite, RoomCode, DEFAULT_TTL};
 use net::lobby::{self, LobbyError, Offer, Plan, Progress, Role};
-use net::local::{play_plan, PlannedMatch, PlayedReport};
-use net::rtc::{room_url, RtcSocket};
+use net::local::{play_plan_reporting, PlannedMatch, PlayedReport};
+use net::rtc::RtcSocket;
 use net::session::{config_digest, SessionEvent, SessionOptions};
 use net::signal::{self, EmbeddedSignal};
 use net::transport::Transport;
@@ -150,8 +150,23 @@ where
     T::Addr: Display,
 {
     let mut recording = recording_for(record.0, record.1, plan)?;
-    let report = play_plan(net, plan, LINGER, print_event, &mut recording);
-    let (report, written) = recording.finish_after(report.map_err(anyhow::Error::from))?;
+    let outcome = play_plan_reporting(net, plan, LINGER, print_event, &mut recording);
+    let (report, written) = match recording.finish_after(outcome) {
+        Ok(done) => done,
+        Err(failed) => {
+            // A match that fails (WebRTC's stack, a lost connection) still says where it
+            // ended, on stdout like any result; the error follows on stderr (exit 3).
+            let err = failed.error;
+            if let Some(so_far) = failed.so_far {
+                println!(
+                    "the match ended early, at frame {} of {}: {err}",
+                    so_far.frames, plan.frames
+                );
+                finish_lines(&so_far);
+            }
+            return Err(anyhow::Error::from(err));
+        }
+    };
     finish_lines(&report);
     print_lines(&written);
     Ok(report)
@@ -308,7 +323,8 @@ fn host_rtc(args: &HostArgs) -> Result<ExitCode> {
                 server.addr().port()
             ));
         }
-        let net = RtcSocket::connect(&room_url(&signal_url, &room.to_string()), &ice)?;
+        let net = RtcSocket::connect(&signal_url, &room, &ice)?;
+        net.borrow().set_admit_max(admit_max(args));
         let screen = host_screen(
             format!("hosting a match over WebRTC through {signal_url}"),
             Code::Room(room.to_string()),
@@ -334,7 +350,8 @@ fn host_rtc(args: &HostArgs) -> Result<ExitCode> {
         }
     }
     let built = Instant::now();
-    let net = RtcSocket::connect(&room_url(&signal_url, &room.to_string()), &ice)?;
+    let net = RtcSocket::connect(&signal_url, &room, &ice)?;
+    net.borrow().set_admit_max(admit_max(args));
     println!("waiting for {} more player(s)", args.players - 1);
     let plan = lobby::host(&net, &offer(args), LOBBY_WAIT, &mut print_progress)?;
     println!(
@@ -346,9 +363,10 @@ fn host_rtc(args: &HostArgs) -> Result<ExitCode> {
     Ok(exit_code(&report))
 }
 
-/// Whether `code` is shaped like a room code rather than an invite.
-fn looks_like_room(code: &str) -> bool {
-    code.chars().filter(|c| !matches!(c, ' ' | '-')).count() == net::invite::ROOM_CODE_LEN
+/// Peers a WebRTC host admits into its room at a time: its other players and the spectators
+/// it takes. Nobody else costs it a peer connection.
+fn admit_max(args: &HostArgs) -> usize {
+    args.players as usize - 1 + lobby::SPECTATORS_MAX
 }
 
 pub fn join(args: &JoinArgs, role: Role) -> Result<ExitCode> {
@@ -358,7 +376,7 @@ pub fn join(args: &JoinArgs, role: Role) -> Result<ExitCode> {
         "spectate"
     };
     args.recording.check(command)?;
-    if looks_like_room(&args.code) {
+    if RoomCode::looks_like(&args.code) {
         return join_rtc(args, role, command);
     }
     let invite = match Invite::parse_valid(&args.code) {
@@ -438,7 +456,12 @@ fn join_rtc(args: &JoinArgs, role: Role, command: &str) -> Result<ExitCode> {
     let ice = args.ice.servers(command)?;
     let digest = config_digest(sim::RULES_VERSION, &SessionOptions::default());
     let built = Instant::now();
-    let net = RtcSocket::connect(&room_url(&args.signal, &room.to_string()), &ice)?;
+    let net = RtcSocket::connect(&args.signal, &room, &ice)?;
+    // Once the match starts, nobody new is admitted into the room.
+    let close_room = |plan: Plan<_>| {
+        net.borrow_mut().set_accepting(false);
+        plan
+    };
     let context = || format!("joining room {room} at {}", args.signal);
     if live_wanted(args.headless) {
         let title = format!("{} room {room} at {}", joining(role), args.signal);
@@ -452,6 +475,7 @@ fn join_rtc(args: &JoinArgs, role: Role, command: &str) -> Result<ExitCode> {
                 LOBBY_WAIT,
                 watch,
             )
+            .map(close_room)
         };
         let record = (&args.recording.target(), join_kind(role));
         return on_screen(
@@ -472,6 +496,7 @@ fn join_rtc(args: &JoinArgs, role: Role, command: &str) -> Result<ExitCode> {
         LOBBY_WAIT,
         &mut |_| {},
     )
+    .map(close_room)
     .with_context(context)?;
     play_joined(
         net,

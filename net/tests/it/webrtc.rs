@@ -3,11 +3,16 @@
 
 use std::time::{Duration, Instant};
 
-use net::local::{run_local_match, LocalMatchOptions, LocalTransport};
-use net::rtc::{room_url, IceServers, RtcSocket};
-use net::session::{Seat, Session, SessionOptions};
-use net::signal::EmbeddedSignal;
+use net::invite::RoomCode;
+use net::lobby::{self, LobbyError, Offer, Role};
+use net::local::{
+    play_plan_reporting, run_local_match, LocalMatchOptions, LocalTransport, Observer,
+};
+use net::rtc::{IceServers, RtcNet, RtcSocket};
+use net::session::{config_digest, Seat, Session, SessionError, SessionOptions};
+use net::signal::{EmbeddedSignal, Limits};
 use net::transport::Transport;
+use net::wsraw::RawWs;
 use sim::{Game, Script, Settings};
 
 /// A test and everything it starts, inside its namespace.
@@ -81,9 +86,9 @@ fn a_hostile_peer_does_not_crash_the_others() {
     }
     const FRAMES: i32 = 600;
     let signal = EmbeddedSignal::start(([127, 0, 0, 1], 0).into()).expect("signaling");
-    let url = room_url(&signal.url(), "HOSTILE");
+    let room = RoomCode::generate().expect("randomness");
     let nets: Vec<_> = (0..3)
-        .map(|_| RtcSocket::connect(&url, &IceServers::default()).expect("connect"))
+        .map(|_| RtcSocket::connect(&signal.url(), &room, &IceServers::default()).expect("connect"))
         .collect();
     let addrs: Vec<_> = nets
         .iter()
@@ -157,4 +162,203 @@ fn a_hostile_peer_does_not_crash_the_others() {
         );
     }
     drop(signal);
+}
+
+fn connect(signal: &EmbeddedSignal, room: &RoomCode) -> RtcNet {
+    RtcSocket::connect(&signal.url(), room, &IceServers::default()).expect("connect")
+}
+
+/// Polls `nets` until every one sees every other up.
+fn until_connected(nets: &[&RtcNet]) {
+    let ids: Vec<_> = nets
+        .iter()
+        .map(|n| n.borrow().local_addr().expect("id"))
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !nets.iter().all(|n| {
+        ids.iter()
+            .all(|id| Some(*id) == n.borrow().local_addr() || n.borrow().is_up(*id))
+    }) {
+        assert!(Instant::now() < deadline, "peers did not connect");
+        for net in nets {
+            net.borrow_mut().poll();
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// The signaling server refuses connections beyond its caps, in one room and in total, before
+/// the websocket upgrade; the peers already in a room still connect through it, and a place
+/// freed is taken again.
+#[test]
+fn the_signaling_server_caps_connections() {
+    if !net::netns::rerun_inside("webrtc::the_signaling_server_caps_connections", LIMIT) {
+        return;
+    }
+    let limits = Limits {
+        total: 8,
+        per_room: 4,
+    };
+    let signal = EmbeddedSignal::start_with(([127, 0, 0, 1], 0).into(), limits).expect("signal");
+    let room = RoomCode::generate().expect("randomness");
+    let (a, b) = (connect(&signal, &room), connect(&signal, &room));
+    let name = room.room_name();
+    let mut held: Vec<RawWs> = (0..2)
+        .map(|i| RawWs::connect(signal.addr(), &name).unwrap_or_else(|e| panic!("{i}: {e}")))
+        .collect();
+    let refused = RawWs::connect(signal.addr(), &name)
+        .err()
+        .expect("the room is full");
+    assert!(refused.to_string().contains("503"), "{refused}");
+    held.extend((0..4).map(|i| {
+        RawWs::connect(signal.addr(), "other").unwrap_or_else(|e| panic!("other {i}: {e}"))
+    }));
+    let refused = RawWs::connect(signal.addr(), "third")
+        .err()
+        .expect("the server is full");
+    assert!(refused.to_string().contains("503"), "{refused}");
+    assert_eq!(signal.stats().open, 8);
+    assert_eq!(signal.stats().refused, 2);
+    until_connected(&[&a, &b]);
+    // Junk from a member of the room is dropped by the server and relayed to nobody.
+    held[0].send_text("{\"Signal\":").expect("send");
+    held[0].send_text(&"x".repeat(100_000)).expect("send");
+    // A place freed is taken again.
+    drop(held.pop());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while signal.stats().open > 7 {
+        assert!(
+            Instant::now() < deadline,
+            "the closed websocket was not counted out"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    RawWs::connect(signal.addr(), "third").expect("room again");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while signal.stats().dropped < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "junk not counted: {:?}",
+            signal.stats()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    println!("signaling server: {:?}", signal.stats());
+}
+
+fn offer(players: usize, frames: u32) -> Offer {
+    let options = SessionOptions::default();
+    Offer {
+        players,
+        seed: SEED,
+        frames,
+        options,
+        digest: config_digest(sim::RULES_VERSION, &options),
+    }
+}
+
+/// A host whose WebRTC stack fails in the lobby ends the lobby at once with the failure (it
+/// used to wait for players until its lobby timed out).
+#[test]
+fn a_failed_stack_ends_the_lobby_at_once() {
+    if !net::netns::rerun_inside("webrtc::a_failed_stack_ends_the_lobby_at_once", LIMIT) {
+        return;
+    }
+    let signal = EmbeddedSignal::start(([127, 0, 0, 1], 0).into()).expect("signal");
+    let room = RoomCode::generate().expect("randomness");
+    let host = connect(&signal, &room);
+    host.borrow_mut()
+        .fail_for_test("the WebRTC stack failed (simulated)");
+    let started = Instant::now();
+    let result = lobby::host(&host, &offer(2, 600), Duration::from_secs(20), &mut |_| {});
+    assert!(
+        matches!(&result, Err(LobbyError::Transport(why)) if why.contains("simulated")),
+        "{result:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+/// Fails its transport once a confirmed frame reaches `at`.
+struct FailAt {
+    net: RtcNet,
+    at: i32,
+}
+
+impl Observer for FailAt {
+    fn wants_confirmed(&self, _seat: Option<usize>) -> bool {
+        true
+    }
+    fn confirmed(
+        &mut self,
+        _seat: Option<usize>,
+        frames: Vec<net::session::Confirmed<sim::Input>>,
+    ) {
+        if frames.iter().any(|f| f.frame >= self.at) {
+            self.net
+                .borrow_mut()
+                .fail_for_test("the WebRTC stack failed (simulated)");
+        }
+    }
+}
+
+/// A host whose WebRTC stack fails mid-match ends with the failure and a report of where it
+/// stood (the frame it reached and its hash there), and the joiner ends too, without hanging.
+#[test]
+fn a_failed_stack_mid_match_still_reports() {
+    if !net::netns::rerun_inside("webrtc::a_failed_stack_mid_match_still_reports", LIMIT) {
+        return;
+    }
+    let signal = EmbeddedSignal::start(([127, 0, 0, 1], 0).into()).expect("signal");
+    let room = RoomCode::generate().expect("randomness");
+    let url = signal.url();
+    let joiner = std::thread::spawn(move || {
+        let net = RtcSocket::connect(&url, &room, &IceServers::default()).expect("connect");
+        let digest = config_digest(sim::RULES_VERSION, &SessionOptions::default());
+        let plan = lobby::join(
+            &net,
+            None,
+            Role::Player,
+            &digest,
+            Duration::from_secs(15),
+            Duration::from_secs(30),
+            &mut |_| {},
+        )
+        .expect("join");
+        let started = Instant::now();
+        let outcome = play_plan_reporting(net, &plan, Duration::from_secs(2), |_| {}, &mut ());
+        (
+            started.elapsed(),
+            outcome
+                .map(|r| r.frames)
+                .map_err(|f| (f.error.to_string(), f.so_far.map(|r| r.frames))),
+        )
+    });
+    let host = connect(&signal, &room);
+    let plan =
+        lobby::host(&host, &offer(2, 600), Duration::from_secs(30), &mut |_| {}).expect("host");
+    let mut observer = FailAt {
+        net: host.clone(),
+        at: 120,
+    };
+    let outcome = play_plan_reporting(host, &plan, Duration::from_secs(2), |_| {}, &mut observer);
+    let failed = outcome.expect_err("the match fails");
+    let (err, so_far) = (failed.error, failed.so_far);
+    assert!(
+        matches!(&err, net::local::LocalMatchError::Session(SessionError::Transport(why)) if why.contains("simulated")),
+        "{err}"
+    );
+    let so_far = so_far.expect("a report so far");
+    assert!((120..600).contains(&so_far.frames), "{}", so_far.frames);
+    assert_ne!(so_far.hash, [0; 32], "the hash of the frame reached");
+    // The host's socket goes with the observer: the joiner sees it leave.
+    drop(observer);
+    let (took, joined) = joiner.join().expect("the joiner does not panic");
+    println!(
+        "host ended at frame {}; joiner: {joined:?} after {took:?}",
+        so_far.frames
+    );
 }

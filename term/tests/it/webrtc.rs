@@ -4,11 +4,14 @@
 //! by its id if it overstays.
 
 use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, ExitStatus, Stdio};
+use std::net::SocketAddr;
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{channel, Receiver};
 use std::time::{Duration, Instant};
 
+use net::invite::RoomCode;
 use net::netns::Netns;
+use net::wsraw::RawWs;
 
 const LIMIT: Duration = Duration::from_secs(90);
 
@@ -27,8 +30,26 @@ struct Proc {
 
 impl Proc {
     fn start(ns: &Netns, args: &[&str]) -> Proc {
-        let mut child = ns
-            .command(env!("CARGO_BIN_EXE_hltd"))
+        Proc::spawn(ns.command(env!("CARGO_BIN_EXE_hltd")), args)
+    }
+
+    /// In this process's own namespace (a test that reran itself inside one).
+    fn start_here(args: &[&str]) -> Proc {
+        Proc::spawn(Command::new(env!("CARGO_BIN_EXE_hltd")), args)
+    }
+
+    /// In this process's namespace, allowed `fds` open file descriptors (`ulimit -n`).
+    fn start_limited(fds: u32, args: &[&str]) -> Proc {
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(format!("ulimit -n {fds} && exec \"$0\" \"$@\""))
+            .arg(env!("CARGO_BIN_EXE_hltd"));
+        Proc::spawn(command, args)
+    }
+
+    fn spawn(mut command: Command, args: &[&str]) -> Proc {
+        let mut child = command
             .env("XDG_DATA_HOME", super::data_home())
             .args(args)
             .stdout(Stdio::piped())
@@ -118,6 +139,10 @@ impl Proc {
             .and_then(|t| t.join().ok())
             .unwrap_or_default();
         (status, self.seen.join("\n"), stderr)
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     fn kill(mut self) {
@@ -335,4 +360,264 @@ fn two_namespaces_over_veth() {
     let joined = passed(join);
     let hosted = passed(host);
     assert_eq!(joined, hosted);
+}
+
+/// Tests that run wholly inside a namespace of their own, strangers included.
+const INSIDE: Duration = Duration::from_secs(170);
+
+/// Starts a headless WebRTC host with its embedded signaling server on a free port; returns
+/// it, its room code, the signaling URL and its address.
+fn rtc_host(host: &mut Proc) -> (String, String, SocketAddr) {
+    let room = host.expect_line("room code: ");
+    let signal = host.expect_line("signaling server: ");
+    let url = signal.split_whitespace().next().expect("url").to_string();
+    let addr = url
+        .strip_prefix("ws://")
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("{url}"));
+    // Printed once the host is in its room.
+    host.expect_line("waiting for ");
+    (room, url, addr)
+}
+
+const HOST_ARGS: [&str; 8] = [
+    "host",
+    "--webrtc",
+    "--signal-bind",
+    "127.0.0.1:0",
+    "--players",
+    "2",
+    "--frames",
+    "900",
+];
+
+/// The room's name on the signaling server, as whoever runs the server (or sees the URL)
+/// knows it: from it a stranger can enter the room, but it does not give the room's key.
+fn room_name(room: &str) -> String {
+    RoomCode::parse(room).expect("room code").room_name()
+}
+
+/// Reads what the signaling server relays until a signal arrives; its sender is the host,
+/// who sends every newcomer something first.
+fn learn_host_id(ws: &mut RawWs) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        let Ok(Some(text)) = ws.read_text(Duration::from_millis(500)) else {
+            continue;
+        };
+        let event: serde_json::Value = serde_json::from_str(&text).expect("json event");
+        if let Some(sender) = event["Signal"]["sender"].as_str() {
+            return sender.to_string();
+        }
+        // Had we been in the room first, the server would introduce the host to us.
+        if let Some(host) = event["NewPeer"].as_str() {
+            return host.to_string();
+        }
+    }
+    panic!("the host sent the stranger nothing");
+}
+
+/// Signals with malformed session descriptions and candidates, forged ones, and frames that
+/// are no signal at all.
+fn junk(host: &str) -> Vec<String> {
+    let signal = |data: &str| format!(r#"{{"Signal":{{"receiver":"{host}","data":{data}}}}}"#);
+    vec![
+        signal(r#"{"Answer":"x"}"#),
+        signal(r#"{"Offer":"x"}"#),
+        signal(r#"{"IceCandidate":"x"}"#),
+        signal(&format!(r#"{{"Offer":"hltd1:o:{}:x"}}"#, "0".repeat(64))),
+        signal(&format!(
+            r#"{{"IceCandidate":"hltd1:r:{}:x"}}"#,
+            "0".repeat(64)
+        )),
+        r#"{"Signal":"#.to_string(),
+        "not json at all".to_string(),
+        r#"{"NewPeer":"00000000-0000-0000-0000-000000000000"}"#.to_string(),
+    ]
+}
+
+fn send_junk(ws: &mut RawWs, host: &str) {
+    for frame in junk(host) {
+        ws.send_text(&frame).expect("the stranger sends");
+    }
+}
+
+/// Strangers in the host's room (they know its name, not its key) send the host malformed
+/// session descriptions and forged signals, in the lobby (with `in_lobby`) and mid-match.
+/// The host drops them all; a real joiner plays the match and both print equal `result:`
+/// lines. (matchbox used to unwrap the malformed SDP: the host hung in the lobby, or both
+/// ended mid-match with exit 3 and raw `unwrap` text.)
+fn strangers_send_junk(in_lobby: bool) {
+    let mut host = Proc::start_here(&HOST_ARGS);
+    let (room, url, addr) = rtc_host(&mut host);
+    let name = room_name(&room);
+    let mut early = RawWs::connect(addr, &name).expect("stranger");
+    let host_id = learn_host_id(&mut early);
+    // Never heard from the host: its first signal would start a handshake.
+    let mut blind = RawWs::connect(addr, &name).expect("stranger");
+    if in_lobby {
+        send_junk(&mut early, &host_id);
+        send_junk(&mut blind, &host_id);
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let mut join = Proc::start_here(&["join", &room, "--signal", &url]);
+    join.expect_line("synchronized with seat");
+    send_junk(&mut early, &host_id);
+    send_junk(&mut blind, &host_id);
+    let mut late = RawWs::connect(addr, &name).expect("a stranger mid-match");
+    send_junk(&mut late, &host_id);
+    let (joined, join_err) = passed_with_stderr(join);
+    let (hosted, host_err) = passed_with_stderr(host);
+    assert_eq!(joined, hosted);
+    for stderr in [join_err, host_err] {
+        assert!(!stderr.contains("unwrap"), "{stderr}");
+    }
+}
+
+/// As [`passed`], also returning stderr.
+fn passed_with_stderr(proc: Proc) -> (String, String) {
+    let what = proc.what.clone();
+    let (status, stdout, stderr) = proc.finish();
+    assert!(status.success(), "{what}: {status}\n{stdout}\n{stderr}");
+    assert!(!stderr.contains("panicked"), "{what}: {stderr}");
+    let result = stdout
+        .lines()
+        .rfind(|l| l.starts_with("result: "))
+        .unwrap_or_else(|| panic!("{what}: no result line in {stdout}"));
+    assert!(result.contains("agreed=yes"), "{what}: {result}");
+    (result.to_string(), stderr)
+}
+
+#[test]
+fn strangers_junk_in_the_lobby_and_mid_match_is_dropped() {
+    if !net::netns::rerun_inside(
+        "webrtc::strangers_junk_in_the_lobby_and_mid_match_is_dropped",
+        INSIDE,
+    ) {
+        return;
+    }
+    strangers_send_junk(true);
+}
+
+#[test]
+fn strangers_junk_mid_match_is_dropped() {
+    if !net::netns::rerun_inside("webrtc::strangers_junk_mid_match_is_dropped", INSIDE) {
+        return;
+    }
+    strangers_send_junk(false);
+}
+
+fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
+}
+
+/// 300 silent websocket clients in the host's room, the host allowed 1024 descriptors: it
+/// spends a peer connection on none of them, neither hangs nor fails, and a real joiner plays
+/// the match. (Each used to cost the host a peer connection and its sockets, until `accept
+/// error: Too many open files` and a hung lobby.)
+#[test]
+fn three_hundred_silent_clients_do_not_exhaust_the_host() {
+    if !net::netns::rerun_inside(
+        "webrtc::three_hundred_silent_clients_do_not_exhaust_the_host",
+        INSIDE,
+    ) {
+        return;
+    }
+    let mut host = Proc::start_limited(1024, &HOST_ARGS);
+    let (room, url, addr) = rtc_host(&mut host);
+    let name = room_name(&room);
+    std::thread::sleep(Duration::from_millis(300));
+    let before = open_fds(host.pid());
+    let clients: Vec<RawWs> = (0..300)
+        .map(|i| RawWs::connect(addr, &name).unwrap_or_else(|err| panic!("client {i}: {err}")))
+        .collect();
+    std::thread::sleep(Duration::from_secs(3));
+    let during = open_fds(host.pid());
+    println!(
+        "host descriptors: {before} before, {during} with {} silent clients",
+        clients.len()
+    );
+    let join = Proc::start_here(&["join", &room, "--signal", &url]);
+    let joined = passed(join);
+    let hosted = passed(host);
+    assert_eq!(joined, hosted);
+    // The embedded server holds one descriptor per websocket; peer connections would add
+    // several each.
+    assert!(during < before + 300 + 50, "{before} -> {during}");
+    drop(clients);
+}
+
+/// A member of the room (it holds the code, so it proves the key) answers the host's offer
+/// with a session description that parses but that webrtc-rs refuses (its ICE credentials
+/// conflict), which makes matchbox's loop fail. The host's lobby ends at once with exit 3 and
+/// a clear message: no hang, no panic text, no `unwrap`.
+#[test]
+fn a_member_that_breaks_the_stack_ends_the_lobby_clearly() {
+    if !net::netns::rerun_inside(
+        "webrtc::a_member_that_breaks_the_stack_ends_the_lobby_clearly",
+        INSIDE,
+    ) {
+        return;
+    }
+    use matchbox_socket::{PeerId, PeerSignal};
+    let host = Proc::start_here(&HOST_ARGS);
+    let mut host = host;
+    let (room, _url, addr) = rtc_host(&mut host);
+    let code = RoomCode::parse(&room).expect("room code");
+    let key = code.key();
+    let mut rogue = RawWs::connect(addr, &code.room_name()).expect("member");
+    let mut me = None;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let started = loop {
+        assert!(Instant::now() < deadline, "the host never offered");
+        let Ok(Some(text)) = rogue.read_text(Duration::from_millis(500)) else {
+            continue;
+        };
+        let event: serde_json::Value = serde_json::from_str(&text).expect("json");
+        if let Some(id) = event["IdAssigned"].as_str() {
+            me = Some(id.parse::<uuid::Uuid>().map(PeerId).expect("uuid"));
+            continue;
+        }
+        let (Some(sender), Some(me)) = (event["Signal"]["sender"].as_str(), me) else {
+            continue;
+        };
+        let sender = PeerId(sender.parse::<uuid::Uuid>().expect("uuid"));
+        let data: PeerSignal =
+            serde_json::from_value(event["Signal"]["data"].clone()).expect("signal");
+        let send = |ws: &mut RawWs, data: PeerSignal| {
+            let request = matchbox_socket::PeerRequest::Signal {
+                receiver: sender,
+                data,
+            };
+            ws.send_text(&serde_json::to_string(&request).expect("json"))
+                .expect("send");
+        };
+        if let Some(answer) = net::signaller::answer_challenge(&key, me, sender, &data) {
+            send(&mut rogue, answer);
+        } else if let Some(('o', offer)) = net::signaller::signal_content(&data) {
+            // Our answer: the host's own offer, made an answer, with a session-level ICE
+            // username that conflicts with the media section's.
+            let bad = offer.replace("a=setup:actpass", "a=setup:active").replacen(
+                "t=0 0\r\n",
+                "t=0 0\r\na=ice-ufrag:conflicting\r\n",
+                1,
+            );
+            assert!(net::signaller::valid_sdp(&bad, false), "{bad}");
+            let sealed = net::signaller::seal_signal(&key, me, sender, &PeerSignal::Answer(bad));
+            send(&mut rogue, sealed);
+            break Instant::now();
+        }
+    };
+    let (status, stdout, stderr) = host.finish();
+    let took = started.elapsed();
+    println!("the host ended {took:?} after the bad answer: {stderr}");
+    assert_eq!(status.code(), Some(3), "{stdout}\n{stderr}");
+    assert!(stderr.contains("the WebRTC stack failed"), "{stderr}");
+    for text in [&stdout, &stderr] {
+        assert!(
+            !text.contains("panicked") && !text.contains("unwrap"),
+            "{text}"
+        );
+    }
+    assert!(took < Duration::from_secs(10), "{took:?}");
 }
