@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use sim::dump::Difference;
+use sim::dump::Inspected;
 use sim::{Input, Snapshot};
 
 use crate::format::Header;
@@ -291,12 +292,12 @@ pub struct Bundle {
     /// The replay.
     pub replay: Replay,
     /// Our state at the verdict's frame.
-    pub state: Option<Arc<Snapshot>>,
+    pub state: Option<Arc<Inspected>>,
     /// Our state at the agreed frame.
-    pub agreed: Option<Arc<Snapshot>>,
+    pub agreed: Option<Arc<Inspected>>,
     /// Every state the bundle holds, by frame (the verdict's, the agreed one's, the others);
     /// each file is decoded once, however often `bundle.json` names it.
-    pub states: BTreeMap<i32, Arc<Snapshot>>,
+    pub states: BTreeMap<i32, Arc<Inspected>>,
 }
 
 /// Distinct state files a bundle may hold: the 240 states a peer keeps for evidence
@@ -583,8 +584,8 @@ pub fn open(path: &Path) -> Result<Bundle, BundleError> {
     }
 
     // Each file decoded once; a file holds one frame's state, so it can stand for one frame.
-    let mut decoded: BTreeMap<String, Arc<Snapshot>> = BTreeMap::new();
-    let mut state = |name: &str, frame: i32, what: String| -> Result<Arc<Snapshot>, BundleError> {
+    let mut decoded: BTreeMap<String, Arc<Inspected>> = BTreeMap::new();
+    let mut state = |name: &str, frame: i32, what: String| -> Result<Arc<Inspected>, BundleError> {
         let snapshot = match decoded.get(name) {
             Some(snapshot) => Arc::clone(snapshot),
             None => {
@@ -596,7 +597,9 @@ pub fn open(path: &Path) -> Result<Bundle, BundleError> {
                 }
                 let path = file(name, &what)?;
                 let bytes = crate::file::read(&path, crate::file::STATE)?;
-                let snapshot = Snapshot::decode(&bytes)
+                // Read for inspection, not loading: a state out of the rules' ranges is what
+                // a peer whose rules went wrong writes, and the diff must still show it.
+                let snapshot = Inspected::decode(&bytes)
                     .map(Arc::new)
                     .map_err(|err| corrupt(&path, err.to_string()))?;
                 decoded.insert(name.to_string(), Arc::clone(&snapshot));
@@ -752,6 +755,13 @@ pub fn compare(a: &Bundle, b: &Bundle) -> Comparison {
             } else {
                 x.diff(y)
             };
+            for (side, state) in [("A", x), ("B", y)] {
+                if let Some(err) = state.out_of_range() {
+                    out.notes.push(format!(
+                        "{side}'s state of frame {frame} is one the rules cannot produce: {err}"
+                    ));
+                }
+            }
             out.state_difference = Some((frame, differences));
         }
         None => out

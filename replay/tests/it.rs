@@ -785,3 +785,47 @@ fn a_state_named_many_times_is_decoded_once() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A desync bundle exists to diagnose a peer whose rules went wrong, so a state outside the
+/// rules' ranges in it is still read and diffed (never loaded), with a note saying so.
+#[test]
+fn a_bundle_state_out_of_the_rules_ranges_is_still_diffed() {
+    let a = temp_dir("range-a");
+    let b = temp_dir("range-b");
+    write_bundle(&a);
+    write_bundle(&b);
+    // Seat 0's gold far above GOLD_MAX in B's state of frame 20: the canonical encoding is
+    // b"HLTDSTAT", then the bytes of `Globals`.
+    let path = b.join("state-20.bin");
+    let mut bytes = std::fs::read(&path).expect("read the state");
+    let at = 8 + std::mem::offset_of!(sim::Globals, gold);
+    bytes[at..at + 4].copy_from_slice(&i32::MAX.to_le_bytes());
+    std::fs::write(&path, &bytes).expect("write the state");
+    assert!(
+        sim::Snapshot::decode(&bytes).is_err(),
+        "the edited state must be out of range"
+    );
+
+    let (a_bundle, b_bundle) = (
+        replay::bundle::open(&a).expect("A opens"),
+        replay::bundle::open(&b).expect("B opens although its state is out of range"),
+    );
+    let c = replay::bundle::compare(&a_bundle, &b_bundle);
+    let (frame, differences) = c.state_difference.as_ref().expect("states compared");
+    assert_eq!(*frame, 20);
+    assert_eq!(differences.len(), 1, "{differences:?}");
+    assert!(
+        differences[0].to_string().contains("gold[0]"),
+        "{}",
+        differences[0]
+    );
+    assert!(
+        c.notes.iter().any(|n| n
+            .starts_with("B's state of frame 20 is one the rules cannot produce")
+            && n.contains("gold")),
+        "{:?}",
+        c.notes
+    );
+    let _ = std::fs::remove_dir_all(&a);
+    let _ = std::fs::remove_dir_all(&b);
+}

@@ -186,6 +186,58 @@ fn records<T>(
     (by_uid, order)
 }
 
+/// A state read for inspection only (its fields and its differences from another): any bytes
+/// of the canonical encoding's shape, also a state outside the rules' ranges, since a peer whose
+/// rules went wrong writes exactly such states into its desync bundle, and they are what needs
+/// diagnosing. It cannot be loaded into a game; [`Snapshot::decode`] makes loadable states.
+#[derive(Clone, Debug)]
+pub struct Inspected {
+    snapshot: Snapshot,
+    out_of_range: Option<crate::SnapshotError>,
+}
+
+impl Inspected {
+    /// Reads a canonical encoding for inspection.
+    ///
+    /// # Errors
+    /// [`crate::SnapshotError`] when the bytes do not have the encoding's shape (magic, counts
+    /// within their limits, whole records, nothing after them). A state of that shape whose
+    /// fields are out of range is read, and [`Inspected::out_of_range`] says why.
+    pub fn decode(bytes: &[u8]) -> Result<Inspected, crate::SnapshotError> {
+        let (snapshot, out_of_range) = Snapshot::decode_for_inspection(bytes)?;
+        Ok(Inspected {
+            snapshot,
+            out_of_range,
+        })
+    }
+
+    /// The first field outside the range the rules give it, if any: a state no correct game
+    /// reaches.
+    pub fn out_of_range(&self) -> Option<&crate::SnapshotError> {
+        self.out_of_range.as_ref()
+    }
+
+    /// The frame the state is of.
+    pub fn frame(&self) -> u32 {
+        self.snapshot.frame()
+    }
+
+    /// The state's hash, computed from its bytes.
+    pub fn hash(&self) -> crate::StateHash {
+        self.snapshot.hash()
+    }
+
+    /// Every field of the state (see [`Snapshot::fields`]).
+    pub fn fields(&self) -> Vec<Field> {
+        self.snapshot.fields()
+    }
+
+    /// What differs from `other`, field by field (see [`Snapshot::diff`]).
+    pub fn diff(&self, other: &Inspected) -> Vec<Difference> {
+        self.snapshot.diff(&other.snapshot)
+    }
+}
+
 impl Snapshot {
     /// Every field of the state: the world's, then each creep's and tower's in storage order.
     pub fn fields(&self) -> Vec<Field> {

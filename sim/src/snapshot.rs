@@ -270,6 +270,16 @@ impl Snapshot {
         Ok(snapshot)
     }
 
+    /// The shape checked, and the range check's verdict beside it: for [`crate::dump::Inspected`],
+    /// which lists and diffs a state but can never be loaded.
+    pub(crate) fn decode_for_inspection(
+        bytes: &[u8],
+    ) -> Result<(Snapshot, Option<SnapshotError>), SnapshotError> {
+        let snapshot = Snapshot::decode_unchecked(bytes)?;
+        let out_of_range = check_state(&snapshot.globals, &snapshot.creeps, &snapshot.towers).err();
+        Ok((snapshot, out_of_range))
+    }
+
     /// [`Snapshot::decode`] without the range checks: only for the crate's own tests, which
     /// need snapshots no game reaches (to show that every byte shows up in a diff). Never
     /// load one.
