@@ -1,5 +1,6 @@
 //! The `hltd` binary, run as a user runs it.
 
+mod flood;
 mod fuzz;
 mod network;
 mod replay;
