@@ -48,8 +48,9 @@ pub struct Consensus {
     /// Our own checksums of frames not yet confirmed.
     pending_local: BTreeMap<i32, u128>,
     confirmed: i32,
-    /// Seats that left: frames stop waiting for them.
-    gone: Vec<usize>,
+    /// Seats that left, with the newest frame whose state we still share with them: frames
+    /// stop waiting for them, and their checksums of later frames are not compared.
+    gone: BTreeMap<usize, i32>,
     /// Frames decided recently (so a late duplicate report does not reopen them).
     decided: std::collections::BTreeSet<i32>,
     /// Recent frames on which every checksum agreed.
@@ -70,7 +71,7 @@ impl Consensus {
             table: BTreeMap::new(),
             pending_local: BTreeMap::new(),
             confirmed: -1,
-            gone: Vec::new(),
+            gone: BTreeMap::new(),
             decided: std::collections::BTreeSet::new(),
             agreed_frames: std::collections::BTreeSet::new(),
             verdict: None,
@@ -101,12 +102,20 @@ impl Consensus {
         }
     }
 
-    /// The peer in `seat` left: frames no longer wait for its checksums.
-    pub fn leave(&mut self, seat: usize) {
-        if seat >= self.seats || seat == self.local_seat || self.gone.contains(&seat) {
+    /// The peer in `seat` left, and its states are ours only up to `shared` (the states after
+    /// it were made, here or there, with inputs the other side did not have): frames after
+    /// `shared` no longer wait for its checksums, and its checksums of them are not compared,
+    /// whether they came already or come later. Leaving again can only lower `shared`.
+    pub fn leave(&mut self, seat: usize, shared: i32) {
+        if seat >= self.seats || seat == self.local_seat {
             return;
         }
-        self.gone.push(seat);
+        let known = self.gone.entry(seat).or_insert(shared);
+        *known = (*known).min(shared);
+        let shared = *known;
+        for (_, row) in self.table.range_mut(shared + 1..) {
+            row[seat] = None;
+        }
         let frames: Vec<i32> = self.table.keys().copied().collect();
         for frame in frames {
             self.try_decide(frame);
@@ -115,9 +124,18 @@ impl Consensus {
 
     /// Records a peer's reported checksum of `frame`.
     pub fn reported(&mut self, seat: usize, frame: i32, checksum: u128) {
-        if seat < self.seats && seat != self.local_seat {
-            self.record(frame, seat, checksum);
+        if seat >= self.seats || seat == self.local_seat {
+            return;
         }
+        if self.gone.get(&seat).is_some_and(|&shared| frame > shared) {
+            return;
+        }
+        self.record(frame, seat, checksum);
+    }
+
+    /// The newest frame whose inputs are confirmed, as last told.
+    pub fn confirmed(&self) -> i32 {
+        self.confirmed
     }
 
     fn record(&mut self, frame: i32, seat: usize, checksum: u128) {
@@ -143,10 +161,9 @@ impl Consensus {
         let Some(row) = self.table.get(&frame) else {
             return;
         };
-        let complete = row
-            .iter()
-            .enumerate()
-            .all(|(seat, sum)| sum.is_some() || self.gone.contains(&seat));
+        let complete = row.iter().enumerate().all(|(seat, sum)| {
+            sum.is_some() || self.gone.get(&seat).is_some_and(|&shared| frame > shared)
+        });
         if !complete {
             return;
         }
@@ -284,6 +301,26 @@ mod tests {
             Some(2),
             "an agreement before the verdict still counts"
         );
+    }
+
+    /// A peer that left is compared only on the states we still share: its checksums of later
+    /// frames (made with inputs we took as idle, or it took ours as idle) are no verdict,
+    /// whether they were recorded before the departure or arrive after it.
+    #[test]
+    fn departed_states_are_not_compared() {
+        let mut c = Consensus::new(2, 0);
+        for frame in 0..=10 {
+            c.saved(frame, 7);
+        }
+        c.reported(1, 9, 8); // recorded before we knew
+        c.reported(1, 4, 7);
+        c.leave(1, 5);
+        c.reported(1, 10, 9); // arrives after
+        c.reported(1, 5, 7);
+        c.confirm(10);
+        assert_eq!(c.verdict(), None);
+        c.reported(1, 3, 6); // a shared state that differs is still a desync
+        assert_eq!(c.verdict().map(|v| v.frame), Some(3));
     }
 
     /// A frame whose report was lost stays undecided without holding up later frames.

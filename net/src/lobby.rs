@@ -96,6 +96,9 @@ pub enum LobbyError {
     /// The user left the lobby.
     #[error("left the lobby")]
     Cancelled,
+    /// The host's roster breaks the rules.
+    #[error("refused the host's roster: {0}")]
+    Roster(#[from] RosterError),
 }
 
 /// Something worth telling the user while the lobby fills.
@@ -146,6 +149,12 @@ pub trait RosterAddr: Sized {
     fn put(&self, out: &mut Vec<u8>);
     /// Reads one address; `None` when the bytes are not one.
     fn get(reader: &mut Reader<'_>) -> Option<Self>;
+    /// Whether this address, as our own transport reports it, is how peers see us, so that
+    /// finding it in a roster's other seats means the roster is wrong. A socket bound to the
+    /// unspecified address (`0.0.0.0:port`) is not: peers see another address.
+    fn names_us_exactly(&self) -> bool {
+        true
+    }
 }
 
 impl RosterAddr for SocketAddr {
@@ -155,6 +164,63 @@ impl RosterAddr for SocketAddr {
     fn get(reader: &mut Reader<'_>) -> Option<Self> {
         reader.addr()
     }
+    fn names_us_exactly(&self) -> bool {
+        !self.ip().is_unspecified()
+    }
+}
+
+/// The most frames a match may have: the range of `hltd host --frames`, and what a roster
+/// may carry (GGRS counts frames in an `i32`).
+pub const FRAMES_MAX: u32 = 1_000_000;
+
+/// What is wrong with a roster the host sent. Any of these ends the join: the host holds the
+/// invite's secret, so a roster that breaks the rules is a broken or hostile host.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RosterError {
+    /// The bytes are not a roster (too short, too long, a bad address or flag).
+    #[error("the roster is malformed: {0}")]
+    Malformed(&'static str),
+    /// The match length is outside 1..=[`FRAMES_MAX`].
+    #[error("the roster's match length of {0} frames is outside 1..={FRAMES_MAX}")]
+    Frames(u32),
+    /// The player count is outside 1..=4.
+    #[error("the roster names {0} players; a match has 1 to 4")]
+    Players(usize),
+    /// More spectators than a host takes.
+    #[error("the roster names {0} spectators; a host takes at most {SPECTATORS_MAX}")]
+    Spectators(usize),
+    /// Input delay or prediction outside what the session allows.
+    #[error("the roster's {what} of {value} is outside {range}")]
+    Option {
+        /// Which option.
+        what: &'static str,
+        /// Its value.
+        value: u8,
+        /// The allowed range.
+        range: &'static str,
+    },
+    /// The seat it gives us is not one of its seats.
+    #[error("the roster gives us seat {seat} of {players}")]
+    Seat {
+        /// The seat (0-based).
+        seat: u8,
+        /// Players in the roster.
+        players: usize,
+    },
+    /// An address appears twice (in two seats, or as a player and a spectator).
+    #[error("the roster lists {0} twice")]
+    Duplicate(String),
+    /// Seat 0 is not the host we talk to.
+    #[error("the roster puts {seat0} in the host's seat 0, but the host is {host}")]
+    NotHost {
+        /// The address in seat 0.
+        seat0: String,
+        /// The peer that sent the roster.
+        host: String,
+    },
+    /// Our own address is listed somewhere other than our seat.
+    #[error("the roster lists our own address {0} in a place that is not ours")]
+    OwnAddress(String),
 }
 
 /// Encodes a roster message for `to_seat` (255: spectator).
@@ -211,31 +277,70 @@ impl Reader<'_> {
     }
 }
 
-/// Decodes a roster: (our seat or None, start, plan). `None` for anything malformed.
-fn decode_roster<A: RosterAddr>(bytes: &[u8]) -> Option<(Option<usize>, bool, Plan<A>)> {
+/// Decodes a roster: (our seat or None, start, plan), every value checked against its range
+/// ([`RosterError`] names the first that is not). Whether the addresses make sense for us is
+/// [`check_roster`]'s part.
+fn decode_roster<A: RosterAddr>(
+    bytes: &[u8],
+) -> Result<(Option<usize>, bool, Plan<A>), RosterError> {
+    use RosterError::Malformed;
     let mut r = Reader(bytes);
-    if r.u8()? != ROSTER {
-        return None;
+    if r.u8() != Some(ROSTER) {
+        return Err(Malformed("not a roster message"));
     }
-    let seat = r.u8()?;
-    let start = r.u8()? == 1;
-    let seed = u64::from_le_bytes(r.take::<8>()?);
-    let frames = u32::from_le_bytes(r.take::<4>()?);
-    let input_delay = r.u8()?.min(8);
-    let max_prediction = r.u8()?.clamp(1, 8);
-    let players = usize::from(r.u8()?);
-    let spectators = usize::from(r.u8()?);
-    if !(1..=4).contains(&players) || spectators > SPECTATORS_MAX {
-        return None;
+    let short = Malformed("too short");
+    let seat = r.u8().ok_or(short.clone())?;
+    let start = match r.u8().ok_or(short.clone())? {
+        0 => false,
+        1 => true,
+        _ => return Err(Malformed("the start flag is neither 0 nor 1")),
+    };
+    let seed = u64::from_le_bytes(r.take::<8>().ok_or(short.clone())?);
+    let frames = u32::from_le_bytes(r.take::<4>().ok_or(short.clone())?);
+    let input_delay = r.u8().ok_or(short.clone())?;
+    let max_prediction = r.u8().ok_or(short.clone())?;
+    let players = usize::from(r.u8().ok_or(short.clone())?);
+    let spectators = usize::from(r.u8().ok_or(short.clone())?);
+    if !(1..=FRAMES_MAX).contains(&frames) {
+        return Err(RosterError::Frames(frames));
+    }
+    if input_delay > 8 {
+        return Err(RosterError::Option {
+            what: "input delay",
+            value: input_delay,
+            range: "0..=8",
+        });
+    }
+    if !(1..=8).contains(&max_prediction) {
+        return Err(RosterError::Option {
+            what: "prediction window",
+            value: max_prediction,
+            range: "1..=8",
+        });
+    }
+    if !(1..=4).contains(&players) {
+        return Err(RosterError::Players(players));
+    }
+    if spectators > SPECTATORS_MAX {
+        return Err(RosterError::Spectators(spectators));
     }
     let players_addrs = (0..players)
         .map(|_| A::get(&mut r))
-        .collect::<Option<Vec<_>>>()?;
+        .collect::<Option<Vec<_>>>()
+        .ok_or(Malformed(
+            "a player's address is cut short or of an unknown kind",
+        ))?;
     let spectator_addrs = (0..spectators)
         .map(|_| A::get(&mut r))
-        .collect::<Option<Vec<_>>>()?;
-    if !r.0.is_empty() || (seat != 255 && usize::from(seat) >= players) {
-        return None;
+        .collect::<Option<Vec<_>>>()
+        .ok_or(Malformed(
+            "a spectator's address is cut short or of an unknown kind",
+        ))?;
+    if !r.0.is_empty() {
+        return Err(Malformed("bytes after the last address"));
+    }
+    if seat != 255 && usize::from(seat) >= players {
+        return Err(RosterError::Seat { seat, players });
     }
     let plan = Plan {
         seat: (seat != 255).then_some(usize::from(seat)),
@@ -246,7 +351,49 @@ fn decode_roster<A: RosterAddr>(bytes: &[u8]) -> Option<(Option<usize>, bool, Pl
         players: players_addrs,
         spectators: spectator_addrs,
     };
-    Some((plan.seat, start, plan))
+    Ok((plan.seat, start, plan))
+}
+
+/// Checks a decoded roster's addresses, as a joiner who got it from `sender` and whose own
+/// address is `own` (when the transport knows it): every address appears once (no player is
+/// also a spectator), seat 0 is `sender` (the invite's address over UDP, the peer that
+/// answered over WebRTC), and our own address appears nowhere but in our seat.
+///
+/// # Errors
+/// The first [`RosterError`] found.
+pub fn check_roster<A: RosterAddr + PartialEq + std::fmt::Display>(
+    plan: &Plan<A>,
+    sender: &A,
+    own: Option<&A>,
+) -> Result<(), RosterError> {
+    let all: Vec<&A> = plan.players.iter().chain(&plan.spectators).collect();
+    for (i, addr) in all.iter().enumerate() {
+        if all[..i].contains(addr) {
+            return Err(RosterError::Duplicate(addr.to_string()));
+        }
+    }
+    if plan.players.first() != Some(sender) {
+        return Err(RosterError::NotHost {
+            seat0: plan
+                .players
+                .first()
+                .map_or_else(|| "nobody".to_string(), ToString::to_string),
+            host: sender.to_string(),
+        });
+    }
+    if let Some(own) = own.filter(|a| a.names_us_exactly()) {
+        // A player's place is its seat; a spectator's is the spectators' list.
+        let misplaced = match plan.seat {
+            Some(seat) => all
+                .iter()
+                .any(|addr| *addr == own && Some(*addr) != plan.players.get(seat)),
+            None => plan.players.contains(own),
+        };
+        if misplaced {
+            return Err(RosterError::OwnAddress(own.to_string()));
+        }
+    }
+    Ok(())
 }
 
 /// What a host offers: the match its lobby gathers players for.
@@ -451,6 +598,8 @@ where
                 heard = Some(host);
             }
         }
+        // Read before the loop: `while let` holds its borrow of `net` through the body.
+        let own = net.borrow().local_addr();
         while let Some((from, message)) = net.borrow_mut().next_control() {
             if heard.or(host).is_some_and(|h| h != from) {
                 continue;
@@ -459,22 +608,37 @@ where
                 Some(FULL) if plan.is_none() => return Err(LobbyError::Full),
                 Some(MISMATCH) => return Err(LobbyError::ConfigMismatch),
                 Some(ROSTER) => {
-                    if let Some((_, start, roster)) = decode_roster::<T::Addr>(&message) {
-                        heard = Some(from);
-                        let seen = Progress::Roster {
-                            seat: roster.seat,
-                            players: roster.players.clone(),
-                            spectators: roster.spectators.len(),
-                            start,
-                        };
-                        if last_roster.as_ref() != Some(&seen) {
-                            last_roster = Some(seen.clone());
-                            watcher.progress(seen);
+                    let checked =
+                        decode_roster::<T::Addr>(&message).and_then(|(_, start, roster)| {
+                            check_roster(&roster, &from, own.as_ref()).map(|()| (start, roster))
+                        });
+                    let (start, roster) = match checked {
+                        Ok(valid) => valid,
+                        // From the host we know (UDP: the invite's address; WebRTC: the peer
+                        // that answered), a bad roster ends the join. Before anyone answered
+                        // over WebRTC, it may be anyone in the room: not worth believing.
+                        Err(err) if heard.or(host).is_some() => {
+                            return Err(LobbyError::Roster(err));
                         }
-                        // A roster without the start flag means: seats are still filling.
-                        if start {
-                            plan = Some(roster);
+                        Err(err) => {
+                            tracing::debug!(%from, %err, "ignored a bad roster");
+                            continue;
                         }
+                    };
+                    heard = Some(from);
+                    let seen = Progress::Roster {
+                        seat: roster.seat,
+                        players: roster.players.clone(),
+                        spectators: roster.spectators.len(),
+                        start,
+                    };
+                    if last_roster.as_ref() != Some(&seen) {
+                        last_roster = Some(seen.clone());
+                        watcher.progress(seen);
+                    }
+                    // A roster without the start flag means: seats are still filling.
+                    if start {
+                        plan = Some(roster);
                     }
                 }
                 _ => {}
@@ -537,22 +701,43 @@ where
 /// While the host plays: answers anyone still asking to join with FULL (the match started),
 /// and discards other control messages.
 pub fn refuse_latecomers<T: Transport>(net: &Rc<RefCell<T>>) {
-    let mut net = net.borrow_mut();
-    while let Some((from, message)) = net.next_control() {
-        if message.first() == Some(&JOIN) {
-            net.send_control(from, &[FULL]);
-        }
+    loop {
+        let next = net.borrow_mut().next_control();
+        let Some((from, message)) = next else {
+            break;
+        };
+        refuse_latecomer(net, from, &message);
+    }
+}
+
+/// While the host plays: answers one control message, a request to join with FULL.
+pub fn refuse_latecomer<T: Transport>(net: &Rc<RefCell<T>>, from: T::Addr, message: &[u8]) {
+    if message.first() == Some(&JOIN) {
+        net.borrow_mut().send_control(from, &[FULL]);
     }
 }
 
 /// While playing: answers the host's resent start roster with READY (our first READY may
 /// have been lost), and discards other control messages.
 pub fn answer_rosters<T: Transport>(net: &Rc<RefCell<T>>, host: T::Addr) {
-    let mut net = net.borrow_mut();
-    while let Some((from, message)) = net.next_control() {
-        if from == host && message.first() == Some(&ROSTER) {
-            net.send_control(host, &[READY]);
-        }
+    loop {
+        let next = net.borrow_mut().next_control();
+        let Some((from, message)) = next else {
+            break;
+        };
+        answer_roster(net, host, from, &message);
+    }
+}
+
+/// While playing: answers one control message, the host's resent roster with READY.
+pub fn answer_roster<T: Transport>(
+    net: &Rc<RefCell<T>>,
+    host: T::Addr,
+    from: T::Addr,
+    message: &[u8],
+) {
+    if from == host && message.first() == Some(&ROSTER) {
+        net.borrow_mut().send_control(host, &[READY]);
     }
 }
 
@@ -560,10 +745,8 @@ pub fn answer_rosters<T: Transport>(net: &Rc<RefCell<T>>, host: T::Addr) {
 mod tests {
     use super::*;
 
-    /// Rosters round-trip; every truncation and garbage byte string decodes to None.
-    #[test]
-    fn roster_codec_is_total() {
-        let plan: Plan<SocketAddr> = Plan {
+    fn sample_plan() -> Plan<SocketAddr> {
+        Plan {
             seat: Some(1),
             seed: 99,
             frames: 600,
@@ -574,13 +757,18 @@ mod tests {
                 "[::1]:6".parse().expect("addr"),
             ],
             spectators: vec!["127.0.0.1:7".parse().expect("addr")],
-        };
+        }
+    }
+
+    /// Rosters round-trip; every truncation and garbage byte string is an error.
+    #[test]
+    fn roster_codec_is_total() {
+        let plan = sample_plan();
         let bytes = encode_roster(&plan, 1, true);
-        assert_eq!(decode_roster(&bytes), Some((Some(1), true, plan.clone())));
+        assert_eq!(decode_roster(&bytes), Ok((Some(1), true, plan.clone())));
         for cut in 0..bytes.len() {
-            assert_eq!(
-                decode_roster::<SocketAddr>(&bytes[..cut]),
-                None,
+            assert!(
+                decode_roster::<SocketAddr>(&bytes[..cut]).is_err(),
                 "cut at {cut}"
             );
         }
@@ -591,7 +779,120 @@ mod tests {
             if let Some(first) = junk.first_mut() {
                 *first = ROSTER;
             }
-            let _ = decode_roster::<SocketAddr>(&junk);
+            if let Ok((_, _, plan)) = decode_roster::<SocketAddr>(&junk) {
+                assert!((1..=FRAMES_MAX).contains(&plan.frames), "{plan:?}");
+                assert!(plan.input_delay <= 8 && (1..=8).contains(&plan.max_prediction));
+            }
         }
+    }
+
+    /// Values out of range are refused, each with its own error: a match length of 2^31
+    /// (which `as i32` made negative) or 0, options past GGRS's limits, a seat that is not
+    /// one of the roster's, a start flag of 7.
+    #[test]
+    fn roster_values_out_of_range_are_refused() {
+        let plan = sample_plan();
+        let frames_at = 1 + 1 + 1 + 8;
+        let with = |at: usize, bytes: &[u8]| {
+            let mut out = encode_roster(&plan, 1, true);
+            out[at..at + bytes.len()].copy_from_slice(bytes);
+            decode_roster::<SocketAddr>(&out)
+        };
+        assert_eq!(
+            with(frames_at, &(1u32 << 31).to_le_bytes()),
+            Err(RosterError::Frames(1 << 31))
+        );
+        assert_eq!(
+            with(frames_at, &u32::MAX.to_le_bytes()),
+            Err(RosterError::Frames(u32::MAX))
+        );
+        assert_eq!(
+            with(frames_at, &0u32.to_le_bytes()),
+            Err(RosterError::Frames(0))
+        );
+        let max = with(frames_at, &FRAMES_MAX.to_le_bytes()).expect("the largest length");
+        assert_eq!(max.2.frames, FRAMES_MAX);
+        assert!(matches!(
+            with(frames_at + 4, &[9]),
+            Err(RosterError::Option { value: 9, .. })
+        ));
+        assert!(matches!(
+            with(frames_at + 5, &[0]),
+            Err(RosterError::Option { value: 0, .. })
+        ));
+        assert_eq!(
+            with(1, &[2]),
+            Err(RosterError::Seat {
+                seat: 2,
+                players: 2
+            })
+        );
+        assert!(matches!(with(2, &[7]), Err(RosterError::Malformed(_))));
+        let err = with(frames_at, &(1u32 << 31).to_le_bytes()).expect_err("refused");
+        assert_eq!(
+            err.to_string(),
+            "the roster's match length of 2147483648 frames is outside 1..=1000000"
+        );
+    }
+
+    /// Addresses that make no sense for the joiner are refused: one twice, a player also
+    /// watching, seat 0 not the host that sent it, our own address in another seat.
+    #[test]
+    fn roster_addresses_are_checked() {
+        let addr = |s: &str| -> SocketAddr { s.parse().expect("addr") };
+        let host = addr("127.0.0.1:5");
+        let me = addr("127.0.0.1:6");
+        let other = addr("127.0.0.1:8");
+        let plan = |players: &[SocketAddr], spectators: &[SocketAddr], seat| Plan {
+            seat,
+            seed: 1,
+            frames: 600,
+            input_delay: 2,
+            max_prediction: 8,
+            players: players.to_vec(),
+            spectators: spectators.to_vec(),
+        };
+        // Every case goes through the wire format, as a joiner sees it.
+        let check = |p: &Plan<SocketAddr>, own: Option<SocketAddr>| {
+            let to = p.seat.map_or(255, |s| s as u8);
+            let (_, _, decoded) = decode_roster::<SocketAddr>(&encode_roster(p, to, true))?;
+            check_roster(&decoded, &host, own.as_ref())
+        };
+        assert_eq!(check(&plan(&[host, me], &[], Some(1)), Some(me)), Ok(()));
+        assert_eq!(
+            check(
+                &plan(&[host, me, other], &[], Some(1)),
+                Some(addr("0.0.0.0:6"))
+            ),
+            Ok(()),
+            "an unspecified own address says nothing"
+        );
+        assert_eq!(
+            check(&plan(&[host, me, me], &[], Some(1)), None),
+            Err(RosterError::Duplicate(me.to_string()))
+        );
+        assert_eq!(
+            check(&plan(&[host, me], &[me], Some(1)), None),
+            Err(RosterError::Duplicate(me.to_string())),
+            "a player also listed as a spectator"
+        );
+        assert_eq!(
+            check(&plan(&[me, host], &[], Some(0)), None),
+            Err(RosterError::NotHost {
+                seat0: me.to_string(),
+                host: host.to_string()
+            })
+        );
+        assert_eq!(
+            check(&plan(&[host, other, me], &[], Some(1)), Some(me)),
+            Err(RosterError::OwnAddress(me.to_string())),
+            "our address in seat 2 while we sit in seat 1"
+        );
+        assert_eq!(
+            check(&plan(&[host, me], &[other], None), Some(me)),
+            Err(RosterError::OwnAddress(me.to_string())),
+            "a spectator listed as a player"
+        );
+        assert_eq!(check(&plan(&[host, other], &[me], None), Some(me)), Ok(()));
     }
 }

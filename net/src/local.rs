@@ -18,8 +18,8 @@ use crate::lobby::Plan;
 #[cfg(feature = "webrtc")]
 use crate::rtc::{IceServers, RtcError, RtcSocket};
 use crate::session::{
-    config_digest, Confirmed, Evidence, PeerStats, Seat, Session, SessionError, SessionEvent,
-    SessionOptions, Spectator, Step, Work,
+    config_digest, Confirmed, Departure, Evidence, PeerStats, Seat, Session, SessionError,
+    SessionEvent, SessionOptions, Spectator, Step, Work,
 };
 #[cfg(feature = "webrtc")]
 use crate::signal::{EmbeddedSignal, SignalError};
@@ -151,6 +151,9 @@ pub enum LocalMatchError {
     /// The match made no progress in time.
     #[error("the match stalled: {0}")]
     Stalled(String),
+    /// The plan breaks the roster's rules.
+    #[error("invalid plan: {0}")]
+    Plan(#[from] crate::lobby::RosterError),
 }
 
 /// A sim game whose state gets one bit flipped at a chosen frame: a stand-in for a
@@ -625,13 +628,19 @@ fn log_event<A: std::fmt::Debug>(seat: usize, event: &SessionEvent<A>) {
 /// What one peer of a match planned in a lobby saw.
 #[derive(Clone, Debug)]
 pub struct PlayedReport {
-    /// Frames played.
+    /// Frames played with everyone we still played with at the end: the planned frames, or,
+    /// when nobody plays with us any more, the frame of the earliest departure (the last
+    /// state every side shares).
     pub frames: u32,
+    /// The frames planned.
+    pub planned: u32,
+    /// The departures we know of, by seat (ours too, when a peer went on without us).
+    pub departures: Vec<Departure>,
     /// Our seat (None: spectator).
     pub seat: Option<usize>,
     /// Players in the match.
     pub players: usize,
-    /// Our state hash at `frames`.
+    /// Our state hash at `frames` (zeros when we never confirmed it).
     pub hash: [u8; 32],
     /// The verdict we reached, if any.
     pub verdict: Option<Verdict>,
@@ -679,7 +688,14 @@ impl<T: Transport> PlannedMatch<T> {
     pub fn start(net: Rc<RefCell<T>>, plan: &Plan<T::Addr>) -> Result<Self, LocalMatchError> {
         let players = u32::try_from(plan.players.len()).unwrap_or(u32::MAX);
         let settings = Settings::new(plan.seed, players, sim::Scenario::Standard, None)?;
-        let host = plan.players[0];
+        let target = i32::try_from(plan.frames)
+            .ok()
+            .filter(|&f| (1..=crate::lobby::FRAMES_MAX as i32).contains(&f))
+            .ok_or(crate::lobby::RosterError::Frames(plan.frames))?;
+        let host = *plan
+            .players
+            .first()
+            .ok_or(crate::lobby::RosterError::Players(0))?;
         let side = match plan.seat {
             None => Side::Watcher(Box::new(Spectator::start(
                 Game::new(settings),
@@ -708,7 +724,7 @@ impl<T: Transport> PlannedMatch<T> {
             host,
             seat: plan.seat,
             players: plan.players.len(),
-            target: plan.frames as i32,
+            target,
             started: Instant::now(),
             sync_time: None,
             finished: None,
@@ -748,12 +764,19 @@ impl<T: Transport> PlannedMatch<T> {
             Err(SessionError::Transport(_)) if self.finished.is_some() => {}
             Err(err) => return Err(err.into()),
         }
-        match self.seat {
-            Some(0) => crate::lobby::refuse_latecomers(&self.net),
-            _ => crate::lobby::answer_rosters(&self.net, self.host),
-        }
-        if let Side::Player(session) = &mut self.side {
-            self.events.extend(session.take_events());
+        match &mut self.side {
+            // The session reads the control messages (departure notices are its own).
+            Side::Player(session) => {
+                for (from, message) in session.take_control() {
+                    if self.seat == Some(0) {
+                        crate::lobby::refuse_latecomer(&self.net, from, &message);
+                    } else {
+                        crate::lobby::answer_roster(&self.net, self.host, from, &message);
+                    }
+                }
+                self.events.extend(session.take_events());
+            }
+            Side::Watcher(_) => crate::lobby::answer_rosters(&self.net, self.host),
         }
         if self.sync_time.is_none() && self.is_running() {
             self.sync_time = Some(self.started.elapsed());
@@ -807,9 +830,14 @@ impl<T: Transport> PlannedMatch<T> {
         self.net.borrow_mut().flush_every(1);
     }
 
+    /// Whether the match is over for us: our last frame is confirmed, or nobody plays with us
+    /// any more and our hash of the last frame we shared is known.
     fn reached_target(&self) -> bool {
         match &self.side {
-            Side::Player(session) => session.reached(self.target),
+            Side::Player(session) => {
+                session.reached(self.target)
+                    || session.split().is_some_and(|(_, hash)| hash.is_some())
+            }
             Side::Watcher(spectator) => spectator.current_frame() >= self.target,
         }
     }
@@ -828,13 +856,18 @@ impl<T: Transport> PlannedMatch<T> {
     }
 
     /// Whether there is nothing left to wait for: finished, and every peer's checksum of the
-    /// last frame heard (or a verdict reached), or `linger` passed since finishing.
+    /// last frame heard (or a verdict reached), or `linger` passed since finishing. After a
+    /// split we linger in full: our departure notices are resent meanwhile, for a peer that
+    /// was stopped or flooded to hear them.
     pub fn is_done(&self, linger: Duration) -> bool {
         let Some(at) = self.finished else {
             return false;
         };
         let heard_all = match &self.side {
-            Side::Player(s) => s.agreed_up_to() >= Some(self.target) || s.verdict().is_some(),
+            Side::Player(s) => {
+                s.split().is_none()
+                    && (s.agreed_up_to() >= Some(self.target) || s.verdict().is_some())
+            }
             Side::Watcher(_) => true,
         };
         heard_all || at.elapsed() >= linger
@@ -934,21 +967,39 @@ impl<T: Transport> PlannedMatch<T> {
 
     /// What we saw.
     pub fn report(&self) -> PlayedReport {
-        let (hash, verdict, agreed_up_to, peer) = match &self.side {
-            Side::Player(s) => (
-                s.confirmed_hash(self.target),
-                s.verdict().cloned(),
-                s.agreed_up_to(),
-                Some(PeerReport {
-                    work: s.work(),
-                    links: s.peer_stats(),
-                    agreed_up_to: s.agreed_up_to(),
-                }),
+        let planned = u32::try_from(self.target).unwrap_or(0);
+        let (frames, hash, verdict, agreed_up_to, peer, departures) = match &self.side {
+            Side::Player(s) => {
+                let (frames, hash) = match s.split() {
+                    Some((frame, hash)) => (u32::try_from(frame).unwrap_or(0), hash),
+                    None => (planned, s.confirmed_hash(self.target)),
+                };
+                (
+                    frames,
+                    hash,
+                    s.verdict().cloned(),
+                    s.agreed_up_to(),
+                    Some(PeerReport {
+                        work: s.work(),
+                        links: s.peer_stats(),
+                        agreed_up_to: s.agreed_up_to(),
+                    }),
+                    s.departures(),
+                )
+            }
+            Side::Watcher(s) => (
+                planned,
+                s.hash_at(self.target),
+                None,
+                None,
+                None,
+                Vec::new(),
             ),
-            Side::Watcher(s) => (s.hash_at(self.target), None, None, None),
         };
         PlayedReport {
-            frames: u32::try_from(self.target).unwrap_or(0),
+            frames,
+            planned,
+            departures,
             seat: self.seat,
             players: self.players,
             hash: hash.unwrap_or([0; 32]),

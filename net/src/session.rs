@@ -3,14 +3,14 @@
 //! per-peer statistics.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ggrs::{
-    DesyncDetection, GgrsError, GgrsEvent, GgrsRequest, P2PSession, PlayerType, SessionBuilder,
-    SessionState, SpectatorSession,
+    DesyncDetection, GgrsError, GgrsEvent, GgrsRequest, InputStatus, P2PSession, PlayerType,
+    SessionBuilder, SessionState, SpectatorSession,
 };
 
 use crate::consensus::{Consensus, Verdict};
@@ -33,6 +33,57 @@ pub const DEFAULT_DISCONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 pub const DEFAULT_SEND_EVERY_FRAMES: u32 = 4;
 /// Our full state hashes kept per frame, for reports at the end.
 pub const HASHES_KEPT: usize = 4096;
+/// Control message (first byte) a peer sends every player when it stops counting a seat's
+/// inputs: `[DEPARTURE_NOTICE, seat, frame as i32 LE]`, the first frame whose input of `seat`
+/// it takes as idle. Outside the lobby's message numbers.
+pub const DEPARTURE_NOTICE: u8 = 0x40;
+/// Our departure notices are resent this often for the rest of the match: the peer we stopped
+/// hearing may hear us (a flood at our socket, or it was stopped for a while).
+pub const NOTICE_RESEND: Duration = Duration::from_millis(200);
+/// Control messages kept for the caller (the lobby's stragglers) between takes.
+const CONTROL_KEPT: usize = 64;
+
+/// A player the match went on without: from `frame` on, its input counts as idle. States up
+/// to and including `frame` (which only inputs of earlier frames made) are the last ones it
+/// shares with the rest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Departure {
+    /// The seat that left (0-based, as in verdicts).
+    pub seat: usize,
+    /// The first frame whose input of `seat` is idle.
+    pub frame: i32,
+}
+
+impl std::fmt::Display for Departure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "departure: seat={} frame={}", self.seat, self.frame)
+    }
+}
+
+/// GGRS's socket, with the departed muted: nothing of GGRS's goes to a peer we no longer play
+/// with (GGRS keeps sending checksum reports to a disconnected peer for 5 s, of states that
+/// peer does not share), and nothing from it reaches GGRS.
+struct SessionSocket<T: Transport> {
+    inner: GgrsSocket<T>,
+    muted: Rc<RefCell<BTreeSet<T::Addr>>>,
+}
+
+impl<T: Transport> ggrs::NonBlockingSocket<T::Addr> for SessionSocket<T> {
+    fn send_to(&mut self, msg: &ggrs::Message, addr: &T::Addr) {
+        if !self.muted.borrow().contains(addr) {
+            self.inner.send_to(msg, addr);
+        }
+    }
+
+    fn receive_all_messages(&mut self) -> Vec<(T::Addr, ggrs::Message)> {
+        let mut messages = self.inner.receive_all_messages();
+        let muted = self.muted.borrow();
+        if !muted.is_empty() {
+            messages.retain(|(from, _)| !muted.contains(from));
+        }
+        messages
+    }
+}
 
 /// Records our state hash of `frame`, forgetting the oldest beyond [`HASHES_KEPT`].
 fn remember(hashes: &mut BTreeMap<i32, [u8; 32]>, frame: i32, hash: [u8; 32]) {
@@ -158,6 +209,9 @@ pub enum SessionError {
     /// The transport failed (WebRTC's message loop ended, say).
     #[error("the connection failed: {0}")]
     Transport(String),
+    /// The same peer is named twice (two seats, or a seat and a spectator).
+    #[error("{0} is named twice among the players and spectators")]
+    Duplicate(String),
 }
 
 /// The confirmed inputs of one frame, as a session hands them out for recording: every
@@ -279,6 +333,25 @@ pub struct Session<G: Rollback + 'static, T: Transport = SecureSocket> {
     confirmed_log: Option<ConfirmedLog<G::Input>>,
     states: Option<StateRing<G::Snapshot>>,
     evidence: Option<Evidence<G::Snapshot>>,
+    /// Peers we no longer send GGRS messages to nor take them from.
+    muted: Rc<RefCell<BTreeSet<T::Addr>>>,
+    /// Departures we know of, by seat: decided here, or a peer's notice that it went on
+    /// without us. The frame is the first idle one (lowest known).
+    departures: BTreeMap<usize, i32>,
+    /// Seats we disconnected whose first idle frame GGRS has not simulated yet, and whether
+    /// that frame is a departure whatever it is (our own decision), or only when it comes
+    /// before every departure we know (we disconnected a peer that went on without us: if we
+    /// lacked some of its inputs from before its notice's frame, the state we share with it
+    /// is older than that frame, and it must hear so).
+    departing: BTreeMap<usize, bool>,
+    /// Our own decisions, announced to every player.
+    announced: Vec<Departure>,
+    last_notice: Option<Instant>,
+    /// Our hash of each departure's frame, kept once confirmed (the ring of recent hashes may
+    /// lose it before the match ends).
+    departure_hashes: BTreeMap<i32, [u8; 32]>,
+    /// Control messages that are not ours, for [`Session::take_control`].
+    control: VecDeque<(T::Addr, Vec<u8>)>,
 }
 
 impl<G: Rollback + 'static, T: Transport> Session<G, T> {
@@ -317,7 +390,9 @@ impl<G: Rollback + 'static, T: Transport> Session<G, T> {
             let player = match seat {
                 Seat::Local => PlayerType::Local,
                 Seat::Remote(addr) => {
-                    seat_of.insert(*addr, handle);
+                    if seat_of.insert(*addr, handle).is_some() {
+                        return Err(SessionError::Duplicate(addr.to_string()));
+                    }
                     PlayerType::Remote(*addr)
                 }
             };
@@ -325,14 +400,28 @@ impl<G: Rollback + 'static, T: Transport> Session<G, T> {
                 .add_player(player, handle)
                 .map_err(SessionError::Setup)?;
         }
+        if seats.iter().filter(|s| **s == Seat::Local).count() > 1 {
+            return Err(SessionError::Setup(GgrsError::InvalidRequest {
+                info: "more than one local seat".into(),
+            }));
+        }
+        for (i, addr) in spectators.iter().enumerate() {
+            if seat_of.contains_key(addr) || spectators[..i].contains(addr) {
+                return Err(SessionError::Duplicate(addr.to_string()));
+            }
+        }
         for (i, addr) in spectators.iter().enumerate() {
             net.borrow_mut().mailbox().set_spectator(*addr);
             builder = builder
                 .add_player(PlayerType::Spectator(*addr), seats.len() + i)
                 .map_err(SessionError::Setup)?;
         }
+        let muted = Rc::new(RefCell::new(BTreeSet::new()));
         let ggrs = builder
-            .start_p2p_session(GgrsSocket(net.clone()))
+            .start_p2p_session(SessionSocket {
+                inner: GgrsSocket(net.clone()),
+                muted: muted.clone(),
+            })
             .map_err(SessionError::Setup)?;
         let seats_len = seats.len();
         Ok(Session {
@@ -355,6 +444,13 @@ impl<G: Rollback + 'static, T: Transport> Session<G, T> {
             confirmed_log: None,
             states: None,
             evidence: None,
+            muted,
+            departures: BTreeMap::new(),
+            departing: BTreeMap::new(),
+            announced: Vec::new(),
+            last_notice: None,
+            departure_hashes: BTreeMap::new(),
+            control: VecDeque::new(),
         })
     }
 
@@ -505,6 +601,9 @@ impl<G: Rollback + 'static, T: Transport> Session<G, T> {
                     rolled_back = true;
                 }
                 GgrsRequest::AdvanceFrame { inputs: given } => {
+                    if !self.departing.is_empty() {
+                        self.note_idle_inputs(&given);
+                    }
                     inputs.clear();
                     inputs.extend(given.iter().map(|(input, _)| *input));
                     self.game.advance(&inputs);
@@ -528,7 +627,133 @@ impl<G: Rollback + 'static, T: Transport> Session<G, T> {
         Ok(())
     }
 
+    /// A seat we decided has left gets its first idle frame from GGRS itself: the first frame
+    /// GGRS advances with that seat's input marked disconnected (after disconnecting a player,
+    /// GGRS re-simulates from the frame after its last received input).
+    fn note_idle_inputs(&mut self, given: &[(G::Input, InputStatus)]) {
+        let frame = self.game_frame;
+        for (seat, (_, status)) in given.iter().enumerate() {
+            if *status != InputStatus::Disconnected {
+                continue;
+            }
+            let Some(always) = self.departing.remove(&seat) else {
+                continue;
+            };
+            let earliest = self.departures.values().copied().min();
+            if always || earliest.is_some_and(|e| frame < e) {
+                let known = self.departures.entry(seat).or_insert(frame);
+                *known = (*known).min(frame);
+                self.announced.push(Departure { seat, frame });
+                // Announce at once, before GGRS's next messages leave.
+                self.last_notice = None;
+            }
+        }
+    }
+
+    /// Sends our departure decisions to every other player, now and every
+    /// [`NOTICE_RESEND`].
+    fn send_notices(&mut self) {
+        if self.announced.is_empty()
+            || self
+                .last_notice
+                .is_some_and(|at| at.elapsed() < NOTICE_RESEND)
+        {
+            return;
+        }
+        self.last_notice = Some(Instant::now());
+        let mut net = self.net.borrow_mut();
+        for seat in &self.seats {
+            let Seat::Remote(addr) = seat else {
+                continue;
+            };
+            for departure in &self.announced {
+                let mut notice = vec![DEPARTURE_NOTICE, departure.seat as u8];
+                notice.extend_from_slice(&departure.frame.to_le_bytes());
+                net.send_control(*addr, &notice);
+            }
+        }
+    }
+
+    /// Reads control messages: departure notices are ours, the rest wait for
+    /// [`Session::take_control`].
+    fn read_control(&mut self) {
+        loop {
+            let next = self.net.borrow_mut().next_control();
+            let Some((from, message)) = next else {
+                break;
+            };
+            if message.first() == Some(&DEPARTURE_NOTICE) {
+                self.on_notice(from, &message);
+            } else if self.control.len() < CONTROL_KEPT {
+                self.control.push_back((from, message));
+            }
+        }
+    }
+
+    /// A peer says it went on without a seat from a frame on. Only a notice naming us
+    /// changes anything here: that peer no longer counts our inputs, so we no longer play
+    /// with it, and its states after the frame are not ours to compare. (Notices naming a
+    /// third player are the business of that player and of agreed departures, not of this.)
+    fn on_notice(&mut self, from: T::Addr, message: &[u8]) {
+        let Some(&sender) = self.seat_of.get(&from) else {
+            return;
+        };
+        let parsed = match message {
+            [_, seat, a, b, c, d] => {
+                Some((usize::from(*seat), i32::from_le_bytes([*a, *b, *c, *d])))
+            }
+            _ => None,
+        };
+        // It cannot have stopped later than the inputs we have made so far.
+        let newest = self.ggrs.current_frame() + self.options.input_delay as i32 + 1;
+        let Some((seat, frame)) = parsed.filter(|&(_, f)| (0..=newest).contains(&f)) else {
+            tracing::debug!(%from, "dropped a malformed departure notice");
+            return;
+        };
+        if seat != self.local_seat {
+            return;
+        }
+        let known = self.departures.entry(seat).or_insert(frame);
+        if frame < *known {
+            *known = frame;
+        }
+        if !self.left.contains(&sender) {
+            tracing::warn!(seat = sender, frame, "the peer went on without us");
+            self.left.push(sender);
+            self.mute(from);
+            self.consensus.leave(sender, frame);
+            if self.ggrs.disconnect_player(sender).is_ok() {
+                self.departing.insert(sender, false);
+            }
+            self.events.push_back(SessionEvent::Disconnected(sender));
+        } else {
+            self.consensus.leave(sender, frame);
+        }
+    }
+
+    fn mute(&mut self, addr: T::Addr) {
+        self.muted.borrow_mut().insert(addr);
+    }
+
+    /// Keeps our hash of every departure's frame once it is confirmed.
+    fn keep_departure_hashes(&mut self) {
+        if self.departures.is_empty() {
+            return;
+        }
+        let confirmed = self.ggrs.confirmed_frame();
+        for &frame in self.departures.values() {
+            if frame <= confirmed && !self.departure_hashes.contains_key(&frame) {
+                if let Some(&hash) = self.hashes.get(&frame) {
+                    self.departure_hashes.insert(frame, hash);
+                }
+            }
+        }
+    }
+
     fn after_poll(&mut self) {
+        // Notices first: a peer that went on without us may have sent states we no longer
+        // share in the same poll.
+        self.read_control();
         for event in self.ggrs.events().collect::<Vec<_>>() {
             self.on_ggrs_event(event);
         }
@@ -574,6 +799,8 @@ impl<G: Rollback + 'static, T: Transport> Session<G, T> {
                 self.gather_evidence();
             }
         }
+        self.keep_departure_hashes();
+        self.send_notices();
     }
 
     /// Keeps what we know of the verdict's frame and the last agreed one, while the states
@@ -627,13 +854,23 @@ impl<G: Rollback + 'static, T: Transport> Session<G, T> {
         }
     }
 
+    /// We go on without the player in `seat`: GGRS stops waiting for it (its inputs become
+    /// idle from the frame after the last one we received), nothing more of GGRS's goes to
+    /// it, consensus stops comparing its states past the frames we confirmed with it, and
+    /// once GGRS names the first idle frame every player hears of it.
     fn peer_left(&mut self, seat: usize, addr: T::Addr) {
         if self.left.contains(&seat) {
             return;
         }
         tracing::warn!(seat, %addr, "peer left");
         self.left.push(seat);
-        self.consensus.leave(seat);
+        self.mute(addr);
+        // Its inputs are real up to the newest frame we confirmed at least; later frames may
+        // already be simulated without them.
+        self.consensus.leave(seat, self.consensus.confirmed() + 1);
+        // Already disconnected when GGRS decided itself.
+        let _ = self.ggrs.disconnect_player(seat);
+        self.departing.insert(seat, true);
         self.events.push_back(SessionEvent::Disconnected(seat));
     }
 
@@ -718,6 +955,36 @@ impl<G: Rollback + 'static, T: Transport> Session<G, T> {
     /// The first disagreement, if any.
     pub fn verdict(&self) -> Option<&Verdict> {
         self.consensus.verdict()
+    }
+
+    /// The departures we know of, by seat: the players we went on without, and our own seat
+    /// when a peer went on without us.
+    pub fn departures(&self) -> Vec<Departure> {
+        self.departures
+            .iter()
+            .map(|(&seat, &frame)| Departure { seat, frame })
+            .collect()
+    }
+
+    /// When nobody plays with us any more (every other player left, or went on without us):
+    /// the last frame we shared with all of them, the earliest departure's frame, and our
+    /// hash of it once confirmed. With two players this is the split: both sides know the
+    /// same departures (from their own decision or the other's notice) and so name the same
+    /// frame and hash.
+    pub fn split(&self) -> Option<(i32, Option<[u8; 32]>)> {
+        let alone =
+            (0..self.seats.len()).all(|seat| seat == self.local_seat || self.left.contains(&seat));
+        if !alone || !self.departing.is_empty() {
+            return None;
+        }
+        let frame = self.departures.values().copied().min()?;
+        Some((frame, self.departure_hashes.get(&frame).copied()))
+    }
+
+    /// Takes the control messages that arrived during the match and are not the session's
+    /// (a joiner still asking the host, the host's resent roster).
+    pub fn take_control(&mut self) -> Vec<(T::Addr, Vec<u8>)> {
+        self.control.drain(..).collect()
     }
 
     /// Our seat.

@@ -24,8 +24,16 @@ use crate::transport::{
 };
 pub use crate::transport::{Faults, LinkEvent, Traffic};
 
-/// Datagrams read per poll at most: bounds the work of one poll.
-pub const RECV_BATCH_MAX: usize = 1024;
+/// Datagrams read per poll at most. A poll drains the socket until it is empty (a flood must
+/// not leave the real peers' datagrams to overflow the receive buffer); this bounds the work
+/// of one poll when datagrams come faster than they are read. It is more than the largest
+/// receive buffer holds: 8 MiB at the kernel's 768 bytes per queued small datagram.
+pub const RECV_BATCH_MAX: usize = 16_384;
+/// The receive buffer asked of the OS. A hello flood fills the default buffer (208 KiB on
+/// Linux, a few hundred datagrams) between two polls, and the kernel then drops the real
+/// peers' datagrams with the strangers'. Linux caps the request at `net.core.rmem_max`;
+/// [`SecureSocket::recv_buffer`] says what the kernel gave.
+pub const RECV_BUFFER_WANTED: usize = 4 << 20;
 /// Peers one socket knows at most (players, spectators, strangers handshaking).
 pub const PEERS_MAX: usize = 32;
 /// Handshake hellos are resent this often until answered.
@@ -154,6 +162,8 @@ impl Wire {
 pub struct SecureSocket {
     socket: Wire,
     local: SocketAddr,
+    /// The receive buffer the kernel gave (None: a simulated network).
+    recv_buffer: Option<usize>,
     psk: [u8; 32],
     digest: [u8; DIGEST_LEN],
     peers: BTreeMap<SocketAddr, Peer>,
@@ -202,7 +212,10 @@ impl SecureSocket {
         let socket = UdpSocket::bind(addr).map_err(|error| SocketError::Bind { addr, error })?;
         socket.set_nonblocking(true).map_err(SocketError::Setup)?;
         let local = socket.local_addr().map_err(SocketError::Setup)?;
-        Ok(Self::on_wire(Wire::Os(socket), local, psk, digest))
+        let recv_buffer = grow_recv_buffer(&socket, RECV_BUFFER_WANTED);
+        let net = Self::on_wire(Wire::Os(socket), local, psk, digest);
+        net.borrow_mut().recv_buffer = recv_buffer;
+        Ok(net)
     }
 
     /// A socket on a port of a simulated network ([`crate::simnet`]): the same encryption,
@@ -218,6 +231,7 @@ impl SecureSocket {
         Rc::new(RefCell::new(SecureSocket {
             socket,
             local,
+            recv_buffer: None,
             psk,
             digest,
             peers: BTreeMap::new(),
@@ -237,6 +251,13 @@ impl SecureSocket {
     /// The address it is bound to.
     pub fn local_addr(&self) -> SocketAddr {
         self.local
+    }
+
+    /// The receive buffer the OS gave the socket, in bytes as the OS counts them (Linux
+    /// reports twice what it grants for data, the rest being its bookkeeping); None on a
+    /// simulated network or when the OS would not say.
+    pub fn recv_buffer(&self) -> Option<usize> {
+        self.recv_buffer
     }
 
     /// Whether hellos from unknown addresses are answered (a host waiting for players).
@@ -415,6 +436,11 @@ impl SecureSocket {
     }
 
     fn on_datagram(&mut self, from: SocketAddr, datagram: &[u8], now: Instant) {
+        // A stranger while we accept nobody (the match runs) is dropped before anything else:
+        // a flood of them costs one lookup and one count each.
+        if !self.accepting && !self.peers.contains_key(&from) {
+            return self.strangers.drop(DropReason::UnknownSource);
+        }
         let (kind, _, _) = match secure::parse_header(datagram) {
             Ok(parsed) => parsed,
             Err(reason) => return self.count_drop(from, reason),
@@ -668,6 +694,27 @@ impl SecureSocket {
             let _ = self.socket.send_to(&datagram, addr);
         }
     }
+}
+
+/// Asks the OS for a receive buffer of `wanted` bytes, and returns what it gave (logged at
+/// debug level). A refusal keeps the default buffer: the socket works, a flood just
+/// overflows it sooner.
+fn grow_recv_buffer(socket: &UdpSocket, wanted: usize) -> Option<usize> {
+    let sock = socket2::SockRef::from(socket);
+    let before = sock.recv_buffer_size().ok();
+    if let Err(err) = sock.set_recv_buffer_size(wanted) {
+        tracing::debug!(wanted, %err, "the OS refused a larger UDP receive buffer");
+    }
+    let got = sock.recv_buffer_size().ok();
+    tracing::debug!(
+        wanted,
+        before = ?before,
+        got = ?got,
+        "UDP receive buffer: asked for {wanted} bytes, the OS reports {} (it was {})",
+        got.map_or_else(|| "nothing".to_string(), |g| g.to_string()),
+        before.map_or_else(|| "unknown".to_string(), |b| b.to_string()),
+    );
+    got
 }
 
 /// The Noise message of a handshake datagram (after the unauthenticated header).

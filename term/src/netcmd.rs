@@ -576,6 +576,13 @@ fn finish_lines(report: &PlayedReport) {
             report.sync_time.as_millis()
         );
     }
+    // `departure: seat=<S> frame=<F>`, one per seat that left (ours too, when the others
+    // went on without us), before the verdict and the result. When nobody plays with us any
+    // more, the result names the earliest departure's frame: the last state both sides of a
+    // two-player split share, the same line on both.
+    for departure in &report.departures {
+        println!("{departure}");
+    }
     if let Some(verdict) = &report.verdict {
         println!("{verdict}");
     }

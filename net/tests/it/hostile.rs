@@ -509,3 +509,104 @@ fn lobby_time_spectator_inputs_are_discarded() {
         "the input did arrive (and was then discarded)"
     );
 }
+
+/// A roster as the host writes it: ROSTER, our seat, start, seed, frames, input delay,
+/// prediction, counts, then each address (kind 4, octets, port little-endian).
+fn roster_bytes(
+    seat: u8,
+    frames: u32,
+    players: &[SocketAddr],
+    spectators: &[SocketAddr],
+) -> Vec<u8> {
+    let mut out = vec![2, seat, 1];
+    out.extend_from_slice(&7u64.to_le_bytes());
+    out.extend_from_slice(&frames.to_le_bytes());
+    out.extend_from_slice(&[2, 8, players.len() as u8, spectators.len() as u8]);
+    for addr in players.iter().chain(spectators) {
+        let SocketAddr::V4(v4) = addr else {
+            panic!("loopback v4 only")
+        };
+        out.push(4);
+        out.extend_from_slice(&v4.ip().octets());
+        out.extend_from_slice(&v4.port().to_le_bytes());
+    }
+    out
+}
+
+/// A host holding the secret answers a join with a roster that breaks the rules: a match of
+/// 2^31 frames (which `as i32` made negative), our address twice, seat 0 not the host. The
+/// joiner refuses each with an error that names the problem, instead of starting a match
+/// it can never finish (or waiting for a roster it ignored).
+#[test]
+fn a_joiner_refuses_a_bad_roster() {
+    use net::lobby::{LobbyError, Role, RosterError};
+    let options = SessionOptions::default();
+    let digest = config_digest(sim::RULES_VERSION, &options);
+    let psk = [9u8; 32];
+    type Roster = fn(SocketAddr, SocketAddr) -> Vec<u8>;
+    let cases: [(&str, Roster); 3] = [
+        ("frames 2^31", |host, me| {
+            roster_bytes(1, 1 << 31, &[host, me], &[])
+        }),
+        ("duplicate", |host, me| {
+            roster_bytes(1, 600, &[host, me, me], &[])
+        }),
+        ("host elsewhere", |host, me| {
+            roster_bytes(0, 600, &[me, host], &[])
+        }),
+    ];
+    for (name, roster) in cases {
+        let joiner = SecureSocket::bind(loopback(), psk, digest).expect("bind joiner");
+        let me = joiner.borrow().local_addr();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = stop.clone();
+        // The hostile host runs on a thread of its own: sockets are not shared.
+        let host = std::thread::spawn(move || {
+            let net = SecureSocket::bind(loopback(), psk, digest).expect("bind host");
+            net.borrow_mut().set_accepting(true);
+            let addr = net.borrow().local_addr();
+            tx.send(addr).expect("tell the address");
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while !stopped.load(std::sync::atomic::Ordering::Relaxed) && Instant::now() < deadline {
+                net.borrow_mut().poll();
+                loop {
+                    let next = net.borrow_mut().next_control();
+                    let Some((from, message)) = next else { break };
+                    if message.first() == Some(&1) {
+                        net.borrow_mut().send_control(from, &roster(addr, from));
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        });
+        let host_addr = rx.recv().expect("the host's address");
+        let outcome = net::lobby::join(
+            &joiner,
+            Some(host_addr),
+            Role::Player,
+            &digest,
+            Duration::from_secs(5),
+            Duration::from_secs(8),
+            &mut |_| {},
+        );
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        host.join().expect("host thread");
+        let expected = match name {
+            "frames 2^31" => RosterError::Frames(1 << 31),
+            "duplicate" => RosterError::Duplicate(me.to_string()),
+            _ => RosterError::NotHost {
+                seat0: me.to_string(),
+                host: host_addr.to_string(),
+            },
+        };
+        match outcome {
+            Err(LobbyError::Roster(err)) => {
+                assert_eq!(err, expected, "{name}");
+                let text = LobbyError::Roster(err).to_string();
+                assert!(text.starts_with("refused the host's roster: "), "{text}");
+            }
+            other => panic!("{name}: expected a refused roster, got {other:?}"),
+        }
+    }
+}

@@ -2,6 +2,7 @@
 
 mod args;
 mod disk;
+mod flood;
 mod fuzz;
 mod network;
 mod replay;
