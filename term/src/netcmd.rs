@@ -198,7 +198,20 @@ fn play_live<T: Transport>(
     };
     let outcome = live::play(&mut tui, &mut driver, &greeting);
     drop(tui);
-    let (outcome, written) = driver.take_recording().finish_after(outcome)?;
+    let (outcome, written) = match driver.take_recording().finish_after(outcome) {
+        Ok(done) => done,
+        Err(err) => {
+            // As headless: a match that fails (WebRTC's stack, a lost connection) still says
+            // where it ended and prints its `result:` line; the error follows (exit 3).
+            let so_far = driver.planned().report_so_far();
+            println!(
+                "the match ended early, at frame {} of {}: {err:#}",
+                so_far.frames, plan.frames
+            );
+            finish_lines(&so_far);
+            return Err(err);
+        }
+    };
     let planned = driver.planned();
     if plan.seat.is_some() {
         planned.settle(Duration::from_millis(300));
