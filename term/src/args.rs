@@ -317,7 +317,7 @@ pub struct HostArgs {
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(2..=4))]
     pub players: u32,
     /// Frames to play (60 per second of game time).
-    #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u32).range(1..=i64::from(net::lobby::FRAMES_MAX)))]
     pub frames: u32,
     /// Seed of the game and the bots.
     #[arg(long, default_value_t = 1)]
@@ -442,7 +442,7 @@ pub struct DemoArgs {
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(2..=4))]
     pub peers: u32,
     /// Frames every peer must confirm (60 per second of game time).
-    #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u32).range(1..=i64::from(net::lobby::FRAMES_MAX)))]
     pub frames: u32,
     /// Seed of the game and the bots.
     #[arg(long, default_value_t = 1)]
