@@ -245,7 +245,7 @@ fn every_subcommand_refuses_bad_arguments_with_its_usage() {
                 "--ice-config",
                 "/nonexistent-hltd/ice.json",
             ],
-            "cannot read --ice-config /nonexistent-hltd/ice.json".into(),
+            "--ice-config: cannot read /nonexistent-hltd/ice.json".into(),
             "host",
         ),
         (
