@@ -207,6 +207,12 @@ pub enum RosterError {
         /// Players in the roster.
         players: usize,
     },
+    /// A roster for a networked match with fewer than two players.
+    #[error("the roster names {0} player(s); a networked match has 2 to 4")]
+    Alone(usize),
+    /// The roster gives us seat 0, which is the host's.
+    #[error("the roster gives us seat 0, which is the host's")]
+    HostSeat,
     /// An address appears twice (in two seats, or as a player and a spectator).
     #[error("the roster lists {0} twice")]
     Duplicate(String),
@@ -366,6 +372,12 @@ pub fn check_roster<A: RosterAddr + PartialEq + std::fmt::Display>(
     sender: &A,
     own: Option<&A>,
 ) -> Result<(), RosterError> {
+    if plan.players.len() < 2 {
+        return Err(RosterError::Alone(plan.players.len()));
+    }
+    if plan.seat == Some(0) {
+        return Err(RosterError::HostSeat);
+    }
     let all: Vec<&A> = plan.players.iter().chain(&plan.spectators).collect();
     for (i, addr) in all.iter().enumerate() {
         if all[..i].contains(addr) {
@@ -877,7 +889,17 @@ mod tests {
             "a player also listed as a spectator"
         );
         assert_eq!(
-            check(&plan(&[me, host], &[], Some(0)), None),
+            check(&plan(&[host, me], &[], Some(0)), Some(me)),
+            Err(RosterError::HostSeat),
+            "the joiner given the host's seat"
+        );
+        assert_eq!(
+            check(&plan(&[host], &[me], None), Some(me)),
+            Err(RosterError::Alone(1)),
+            "a match of the host alone"
+        );
+        assert_eq!(
+            check(&plan(&[me, host], &[], Some(1)), None),
             Err(RosterError::NotHost {
                 seat0: me.to_string(),
                 host: host.to_string()

@@ -970,7 +970,9 @@ impl<T: Transport> PlannedMatch<T> {
         let planned = u32::try_from(self.target).unwrap_or(0);
         let (frames, hash, verdict, agreed_up_to, peer, departures) = match &self.side {
             Side::Player(s) => {
-                let (frames, hash) = match s.split() {
+                // A departure from the planned last frame on (while we linger after it, say) left
+                // every frame of the match shared: it is no split, and not reported.
+                let (frames, hash) = match s.split().filter(|&(frame, _)| frame < self.target) {
                     Some((frame, hash)) => (u32::try_from(frame).unwrap_or(0), hash),
                     None => (planned, s.confirmed_hash(self.target)),
                 };
@@ -984,7 +986,10 @@ impl<T: Transport> PlannedMatch<T> {
                         links: s.peer_stats(),
                         agreed_up_to: s.agreed_up_to(),
                     }),
-                    s.departures(),
+                    s.departures()
+                        .into_iter()
+                        .filter(|d| d.frame < self.target)
+                        .collect(),
                 )
             }
             Side::Watcher(s) => (

@@ -344,6 +344,11 @@ pub struct Session<G: Rollback + 'static, T: Transport = SecureSocket> {
     /// lacked some of its inputs from before its notice's frame, the state we share with it
     /// is older than that frame, and it must hear so).
     departing: BTreeMap<usize, bool>,
+    /// The newest frame each seat reported a checksum of: a peer that went on without us did
+    /// so from a frame no earlier than every one it reported (those needed our inputs), so a
+    /// departure notice naming an earlier frame is a lie, meant to hide states already
+    /// compared.
+    reported_up_to: BTreeMap<usize, i32>,
     /// Our own decisions, announced to every player.
     announced: Vec<Departure>,
     last_notice: Option<Instant>,
@@ -447,6 +452,7 @@ impl<G: Rollback + 'static, T: Transport> Session<G, T> {
             muted,
             departures: BTreeMap::new(),
             departing: BTreeMap::new(),
+            reported_up_to: BTreeMap::new(),
             announced: Vec::new(),
             last_notice: None,
             departure_hashes: BTreeMap::new(),
@@ -643,6 +649,9 @@ impl<G: Rollback + 'static, T: Transport> Session<G, T> {
             if always || earliest.is_some_and(|e| frame < e) {
                 let known = self.departures.entry(seat).or_insert(frame);
                 *known = (*known).min(frame);
+                // Our states from this frame on hold the seat's input idle: its checksums of
+                // them are not ours to compare, whatever it announced.
+                self.consensus.leave(seat, frame);
                 self.announced.push(Departure { seat, frame });
                 // Announce at once, before GGRS's next messages leave.
                 self.last_notice = None;
@@ -710,7 +719,22 @@ impl<G: Rollback + 'static, T: Transport> Session<G, T> {
             tracing::debug!(%from, "dropped a malformed departure notice");
             return;
         };
-        if seat != self.local_seat {
+        // Only a notice naming us, and only in a 2-player match: with 3 or 4 players the
+        // others still play the sender's real inputs, so obeying one peer's notice alone
+        // would split us from them (agreed departures are for that).
+        if seat != self.local_seat || self.seats.len() != 2 {
+            return;
+        }
+        if self
+            .reported_up_to
+            .get(&sender)
+            .is_some_and(|&newest| frame < newest)
+        {
+            tracing::warn!(
+                seat = sender,
+                frame,
+                "dropped a departure notice naming a frame the peer already reported a state after"
+            );
             return;
         }
         let known = self.departures.entry(seat).or_insert(frame);
@@ -765,6 +789,8 @@ impl<G: Rollback + 'static, T: Transport> Session<G, T> {
         for (addr, seen) in checksums {
             if let Some(&seat) = self.seat_of.get(&addr) {
                 self.consensus.reported(seat, seen.frame, seen.checksum);
+                let newest = self.reported_up_to.entry(seat).or_insert(seen.frame);
+                *newest = (*newest).max(seen.frame);
             }
         }
         for link in links {

@@ -58,7 +58,9 @@ impl Limits {
         total: 1024,
         per_room: 32,
     };
-    /// A host's embedded server: about 70 MB at most. It serves one match, so one room may
+    /// A host's embedded server (idle websockets cost about 140 KB each; messages up to
+    /// matchbox_signaling's 64 MiB are buffered before [`FRAME_MAX`] is checked, a known gap).
+    /// It serves one match, so one room may
     /// take them all: strangers who learned the room's name cannot crowd the players out
     /// below this cap, and the host's signaller admits none of them.
     pub const EMBEDDED: Limits = Limits {

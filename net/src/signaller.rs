@@ -518,11 +518,13 @@ impl GatedSignaller {
         let Some((tag, their_mac, body)) = unwrap_signal(data) else {
             return self.drop_one(SignalDrop::Malformed, "not one of our signals");
         };
-        if tag == b'c' {
-            return self.on_challenge(sender, body);
-        }
+        // Challenges too: the challenger proves the key first, so a stranger can neither fill
+        // our table of answered challenges nor get an answer out of us.
         if mac(&self.key, sender, me, tag, body) != their_mac {
             return self.drop_one(SignalDrop::Unauthenticated, "a signal whose MAC is wrong");
+        }
+        if tag == b'c' {
+            return self.on_challenge(sender, body);
         }
         match tag {
             b'r' => {

@@ -116,7 +116,9 @@ fn info(file: &Path, json: bool) -> ExitCode {
             String::new()
         },
         h.recorder
-            .map_or("a spectator".to_string(), |s| format!("P{}", s + 1))
+            .map_or("a spectator".to_string(), |s| crate::ui::seat_label(
+                usize::from(s)
+            ))
     );
     println!(
         "settings: input delay {}, prediction {}, planned frames {}, a keyframe every {} frames",

@@ -552,7 +552,7 @@ fn a_joiner_refuses_a_bad_roster() {
             roster_bytes(1, 600, &[host, me, me], &[])
         }),
         ("host elsewhere", |host, me| {
-            roster_bytes(0, 600, &[me, host], &[])
+            roster_bytes(1, 600, &[me, host], &[])
         }),
     ];
     for (name, roster) in cases {

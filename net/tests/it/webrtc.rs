@@ -361,4 +361,14 @@ fn a_failed_stack_mid_match_still_reports() {
         "host ended at frame {}; joiner: {joined:?} after {took:?}",
         so_far.frames
     );
+    // The joiner ends too, with a frame it can name: the split at the host's departure, or
+    // its own report so far.
+    let joiner_frames = match &joined {
+        Ok(frames) => Some(*frames),
+        Err((_, frames)) => *frames,
+    };
+    assert!(
+        joiner_frames.is_some_and(|f| f <= 600),
+        "the joiner ends with a report: {joined:?}"
+    );
 }
