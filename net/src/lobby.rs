@@ -207,9 +207,6 @@ pub enum RosterError {
         /// Players in the roster.
         players: usize,
     },
-    /// A roster for a networked match with fewer than two players.
-    #[error("the roster names {0} player(s); a networked match has 2 to 4")]
-    Alone(usize),
     /// The roster gives us seat 0, which is the host's.
     #[error("the roster gives us seat 0, which is the host's")]
     HostSeat,
@@ -372,9 +369,6 @@ pub fn check_roster<A: RosterAddr + PartialEq + std::fmt::Display>(
     sender: &A,
     own: Option<&A>,
 ) -> Result<(), RosterError> {
-    if plan.players.len() < 2 {
-        return Err(RosterError::Alone(plan.players.len()));
-    }
     if plan.seat == Some(0) {
         return Err(RosterError::HostSeat);
     }
@@ -895,8 +889,8 @@ mod tests {
         );
         assert_eq!(
             check(&plan(&[host], &[me], None), Some(me)),
-            Err(RosterError::Alone(1)),
-            "a match of the host alone"
+            Ok(()),
+            "a roster of a lobby still gathering: the host alone so far"
         );
         assert_eq!(
             check(&plan(&[me, host], &[], Some(1)), None),

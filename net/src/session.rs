@@ -349,6 +349,15 @@ pub struct Session<G: Rollback + 'static, T: Transport = SecureSocket> {
     /// departure notice naming an earlier frame is a lie, meant to hide states already
     /// compared.
     reported_up_to: BTreeMap<usize, i32>,
+    /// Seats to disconnect from GGRS once that is safe, and whether the departure counts
+    /// whatever its frame (as in `departing`). GGRS 0.13 panics ("must load frame in the
+    /// past") when a player is disconnected while its last input is exactly the frame before
+    /// the current one; once an advance lacked the seat's input, the current frame is at
+    /// least two past its last input, and the disconnect is safe.
+    to_disconnect: BTreeMap<usize, bool>,
+    /// Per seat, whether the newest frame GGRS advanced did not have that seat's input
+    /// (predicted it, or GGRS had disconnected the seat itself).
+    predicted: Vec<bool>,
     /// Our own decisions, announced to every player.
     announced: Vec<Departure>,
     last_notice: Option<Instant>,
@@ -453,6 +462,8 @@ impl<G: Rollback + 'static, T: Transport> Session<G, T> {
             departures: BTreeMap::new(),
             departing: BTreeMap::new(),
             reported_up_to: BTreeMap::new(),
+            to_disconnect: BTreeMap::new(),
+            predicted: Vec::new(),
             announced: Vec::new(),
             last_notice: None,
             departure_hashes: BTreeMap::new(),
@@ -542,6 +553,7 @@ impl<G: Rollback + 'static, T: Transport> Session<G, T> {
         self.ggrs
             .add_local_input(self.local_seat, input)
             .map_err(SessionError::Ggrs)?;
+        self.disconnect_when_safe();
         let requests = match self.ggrs.advance_frame() {
             Ok(requests) => requests,
             Err(GgrsError::PredictionThreshold) => return Ok(Step::Waiting),
@@ -607,6 +619,12 @@ impl<G: Rollback + 'static, T: Transport> Session<G, T> {
                     rolled_back = true;
                 }
                 GgrsRequest::AdvanceFrame { inputs: given } => {
+                    self.predicted.clear();
+                    self.predicted.extend(
+                        given
+                            .iter()
+                            .map(|(_, status)| *status != InputStatus::Confirmed),
+                    );
                     if !self.departing.is_empty() {
                         self.note_idle_inputs(&given);
                     }
@@ -746,12 +764,33 @@ impl<G: Rollback + 'static, T: Transport> Session<G, T> {
             self.left.push(sender);
             self.mute(from);
             self.consensus.leave(sender, frame);
-            if self.ggrs.disconnect_player(sender).is_ok() {
-                self.departing.insert(sender, false);
-            }
+            self.to_disconnect.entry(sender).or_insert(false);
             self.events.push_back(SessionEvent::Disconnected(sender));
         } else {
             self.consensus.leave(sender, frame);
+        }
+    }
+
+    /// Disconnects from GGRS the seats waiting for it, once GGRS has predicted their input
+    /// (see `to_disconnect`): the seat's last input is then at least two frames back.
+    fn disconnect_when_safe(&mut self) {
+        if self.to_disconnect.is_empty() {
+            return;
+        }
+        let ready: Vec<(usize, bool)> = self
+            .to_disconnect
+            .iter()
+            .filter(|(&seat, _)| self.predicted.get(seat).copied().unwrap_or(false))
+            .map(|(&seat, &always)| (seat, always))
+            .collect();
+        for (seat, always) in ready {
+            self.to_disconnect.remove(&seat);
+            // Err when GGRS already disconnected it itself (its own timeout): then GGRS
+            // marks its later inputs disconnected all the same.
+            let disconnected = self.ggrs.disconnect_player(seat).is_ok();
+            if always || disconnected {
+                self.departing.insert(seat, always);
+            }
         }
     }
 
@@ -894,9 +933,7 @@ impl<G: Rollback + 'static, T: Transport> Session<G, T> {
         // Its inputs are real up to the newest frame we confirmed at least; later frames may
         // already be simulated without them.
         self.consensus.leave(seat, self.consensus.confirmed() + 1);
-        // Already disconnected when GGRS decided itself.
-        let _ = self.ggrs.disconnect_player(seat);
-        self.departing.insert(seat, true);
+        self.to_disconnect.insert(seat, true);
         self.events.push_back(SessionEvent::Disconnected(seat));
     }
 
@@ -1000,7 +1037,7 @@ impl<G: Rollback + 'static, T: Transport> Session<G, T> {
     pub fn split(&self) -> Option<(i32, Option<[u8; 32]>)> {
         let alone =
             (0..self.seats.len()).all(|seat| seat == self.local_seat || self.left.contains(&seat));
-        if !alone || !self.departing.is_empty() {
+        if !alone || !self.departing.is_empty() || !self.to_disconnect.is_empty() {
             return None;
         }
         let frame = self.departures.values().copied().min()?;
