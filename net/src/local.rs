@@ -331,6 +331,7 @@ impl LocalMatch<RtcSocket> {
         let settings = settings_of(options)?;
         let signal = EmbeddedSignal::start(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))?;
         let room = RoomCode::generate().map_err(LocalMatchError::Random)?;
+        signal.serve_only(&room.room_name());
         let url = signal.url();
         let ice = IceServers::default();
         let nets = (0..options.peers)

@@ -78,11 +78,17 @@ pub struct ServerStats {
     pub refused: u64,
     /// Frames dropped: not a valid request, too long, or for a peer not in the room.
     pub dropped: u64,
+    /// Connections refused because they asked for another room than the one an embedded
+    /// server serves ([`EmbeddedSignal::serve_only`]).
+    pub other_room: u64,
 }
 
 #[derive(Default)]
 struct Counts {
     rooms: HashMap<String, usize>,
+    /// The one room served, once known: connections to any other are refused before the
+    /// upgrade and take no place.
+    only_room: Option<String>,
     stats: ServerStats,
     logged: Option<Instant>,
     unlogged: u64,
@@ -129,6 +135,16 @@ impl GuardedState {
                 "signaling server full: refusing connections"
             );
         }
+    }
+
+    /// Whether `room` is not the one room this server serves (and counts it).
+    fn refuses_room(&self, room: &str) -> bool {
+        let mut counts = self.lock();
+        let refused = counts.only_room.as_deref().is_some_and(|only| only != room);
+        if refused {
+            counts.stats.other_room += 1;
+        }
+        refused
     }
 
     /// Takes a place in `room`, given back when the slot drops.
@@ -291,6 +307,9 @@ fn bound(
             if room.len() > ROOM_NAME_MAX {
                 return Err((StatusCode::BAD_REQUEST, "room name too long").into_response());
             }
+            if gate.refuses_room(&room) {
+                return Err((StatusCode::NOT_FOUND, "no such room").into_response());
+            }
             if gate.fits(&room) {
                 Ok(true)
             } else {
@@ -383,6 +402,14 @@ impl EmbeddedSignal {
     /// The URL clients connect to (add `/ROOM`).
     pub fn url(&self) -> String {
         format!("ws://{}", self.addr)
+    }
+
+    /// From now on serves only the room named `room` (a [`crate::invite::RoomCode`]'s
+    /// `room_name`): connections asking for any other are refused with 404 before the
+    /// websocket upgrade, so strangers who do not know the room's name cannot take the places
+    /// of its players.
+    pub fn serve_only(&self, room: &str) {
+        self.state.lock().only_room = Some(room.to_string());
     }
 
     /// What it refused and dropped so far.

@@ -320,6 +320,10 @@ fn host_rtc(args: &HostArgs) -> Result<ExitCode> {
         }
     };
     let room = RoomCode::generate().context("no randomness for the room code")?;
+    // Our own server serves this room only: strangers who do not know its name take no place.
+    if let Some(server) = &embedded {
+        server.serve_only(&room.room_name());
+    }
     if live_wanted(args.headless) {
         let signal_flag = if signal_url == signal::DEFAULT_URL {
             String::new()

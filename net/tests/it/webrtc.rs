@@ -246,6 +246,42 @@ fn the_signaling_server_caps_connections() {
     println!("signaling server: {:?}", signal.stats());
 }
 
+/// An embedded server told its room serves that room only: connections to any other path are
+/// refused before the upgrade and take no place, so strangers who do not know the room's name
+/// cannot crowd its players out.
+#[test]
+fn an_embedded_server_serves_only_its_room() {
+    if !net::netns::rerun_inside("webrtc::an_embedded_server_serves_only_its_room", LIMIT) {
+        return;
+    }
+    let limits = Limits {
+        total: 4,
+        per_room: 4,
+    };
+    let signal = EmbeddedSignal::start_with(([127, 0, 0, 1], 0).into(), limits).expect("signal");
+    let room = RoomCode::generate().expect("randomness");
+    let name = room.room_name();
+    signal.serve_only(&name);
+    for path in ["", "other", "junk/path", &name[1..]] {
+        let refused = RawWs::connect(signal.addr(), path)
+            .err()
+            .unwrap_or_else(|| panic!("{path:?} must be refused"));
+        assert!(refused.to_string().contains("404"), "{path:?}: {refused}");
+    }
+    // `junk/path` is no route of the server at all (axum's 404); the other three reached the
+    // room check.
+    assert_eq!(signal.stats().other_room, 3);
+    assert_eq!(
+        signal.stats().open,
+        0,
+        "a refused connection takes no place"
+    );
+    let held: Vec<RawWs> = (0..4)
+        .map(|i| RawWs::connect(signal.addr(), &name).unwrap_or_else(|e| panic!("{i}: {e}")))
+        .collect();
+    assert_eq!(held.len(), 4, "every place is the room's");
+}
+
 fn offer(players: usize, frames: u32) -> Offer {
     let options = SessionOptions::default();
     Offer {
