@@ -314,11 +314,11 @@ fn decode_roster<A: RosterAddr>(
             range: "0..=8",
         });
     }
-    if !(1..=8).contains(&max_prediction) {
+    if !crate::session::MAX_PREDICTION_RANGE.contains(&usize::from(max_prediction)) {
         return Err(RosterError::Option {
             what: "prediction window",
             value: max_prediction,
-            range: "1..=8",
+            range: "2..=8",
         });
     }
     if !(1..=4).contains(&players) {
@@ -449,7 +449,10 @@ where
         seed: offer.seed,
         frames: offer.frames,
         input_delay: offer.options.input_delay.min(8) as u8,
-        max_prediction: offer.options.max_prediction.clamp(1, 8) as u8,
+        max_prediction: offer.options.max_prediction.clamp(
+            *crate::session::MAX_PREDICTION_RANGE.start(),
+            *crate::session::MAX_PREDICTION_RANGE.end(),
+        ) as u8,
         players: vec![me],
         spectators: Vec::new(),
     };
@@ -787,7 +790,7 @@ mod tests {
             }
             if let Ok((_, _, plan)) = decode_roster::<SocketAddr>(&junk) {
                 assert!((1..=FRAMES_MAX).contains(&plan.frames), "{plan:?}");
-                assert!(plan.input_delay <= 8 && (1..=8).contains(&plan.max_prediction));
+                assert!(plan.input_delay <= 8 && (2..=8).contains(&plan.max_prediction));
             }
         }
     }

@@ -837,10 +837,17 @@ impl<T: Transport> PlannedMatch<T> {
         match &self.side {
             Side::Player(session) => {
                 session.reached(self.target)
-                    || session.split().is_some_and(|(_, hash)| hash.is_some())
+                    || self.split(session).is_some_and(|(_, hash)| hash.is_some())
             }
             Side::Watcher(spectator) => spectator.current_frame() >= self.target,
         }
+    }
+
+    /// The session's split ([`Session::split`]) when it falls inside the match: a departure
+    /// from the planned last frame on (while we linger after it, say) left every frame of the
+    /// match shared, so it is no split, and not reported.
+    fn split(&self, session: &Session<Faulty, T>) -> Option<(i32, Option<[u8; 32]>)> {
+        session.split().filter(|&(frame, _)| frame < self.target)
     }
 
     /// Whether GGRS is running (synchronized with every peer).
@@ -866,7 +873,7 @@ impl<T: Transport> PlannedMatch<T> {
         };
         let heard_all = match &self.side {
             Side::Player(s) => {
-                s.split().is_none()
+                self.split(s).is_none()
                     && (s.agreed_up_to() >= Some(self.target) || s.verdict().is_some())
             }
             Side::Watcher(_) => true,
@@ -971,9 +978,7 @@ impl<T: Transport> PlannedMatch<T> {
         let planned = u32::try_from(self.target).unwrap_or(0);
         let (frames, hash, verdict, agreed_up_to, peer, departures) = match &self.side {
             Side::Player(s) => {
-                // A departure from the planned last frame on (while we linger after it, say) left
-                // every frame of the match shared: it is no split, and not reported.
-                let (frames, hash) = match s.split().filter(|&(frame, _)| frame < self.target) {
+                let (frames, hash) = match self.split(s) {
                     Some((frame, hash)) => (u32::try_from(frame).unwrap_or(0), hash),
                     None => (planned, s.confirmed_hash(self.target)),
                 };

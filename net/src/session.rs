@@ -23,6 +23,10 @@ use crate::udp::SecureSocket;
 pub const DEFAULT_INPUT_DELAY: usize = 2;
 /// Frames GGRS may predict ahead unless configured otherwise.
 pub const DEFAULT_MAX_PREDICTION: usize = 8;
+/// The prediction windows a session takes. Below 2, GGRS can never advance past a silent
+/// peer's last input without its input, so it never becomes safe to disconnect it (see
+/// `Session::to_disconnect`), and GGRS's own timeout then panics it.
+pub const MAX_PREDICTION_RANGE: std::ops::RangeInclusive<usize> = 2..=8;
 /// Frames per second unless configured otherwise.
 pub const DEFAULT_FPS: usize = 60;
 /// Silence after which a peer counts as gone.
@@ -108,7 +112,8 @@ pub enum OnDisconnect {
 pub struct SessionOptions {
     /// Frames of input delay.
     pub input_delay: usize,
-    /// Frames GGRS may predict ahead (1..=8 here; GGRS's lockstep mode 0 is not offered).
+    /// Frames GGRS may predict ahead ([`MAX_PREDICTION_RANGE`]; GGRS's lockstep mode 0 is
+    /// not offered).
     pub max_prediction: usize,
     /// Frames per second.
     pub fps: usize,
@@ -345,9 +350,9 @@ pub struct Session<G: Rollback + 'static, T: Transport = SecureSocket> {
     /// is older than that frame, and it must hear so).
     departing: BTreeMap<usize, bool>,
     /// The newest frame each seat reported a checksum of: a peer that went on without us did
-    /// so from a frame no earlier than every one it reported (those needed our inputs), so a
-    /// departure notice naming an earlier frame is a lie, meant to hide states already
-    /// compared.
+    /// so from a frame after every one it reported (GGRS reports only confirmed frames, which
+    /// needed our inputs), so a departure notice naming that frame or an earlier one is a
+    /// lie, meant to hide states already compared.
     reported_up_to: BTreeMap<usize, i32>,
     /// Seats to disconnect from GGRS once that is safe, and whether the departure counts
     /// whatever its frame (as in `departing`). GGRS 0.13 panics ("must load frame in the
@@ -355,9 +360,14 @@ pub struct Session<G: Rollback + 'static, T: Transport = SecureSocket> {
     /// the current one; once an advance lacked the seat's input, the current frame is at
     /// least two past its last input, and the disconnect is safe.
     to_disconnect: BTreeMap<usize, bool>,
-    /// Per seat, whether the newest frame GGRS advanced did not have that seat's input
-    /// (predicted it, or GGRS had disconnected the seat itself).
+    /// Per seat, whether a frame GGRS advanced since the seat was muted lacked its input
+    /// (predicted it, or GGRS had disconnected the seat itself). Only advances after the mute
+    /// count: from then on its last input is frozen, so once one lacked it, the current frame
+    /// stays at least two past it.
     predicted: Vec<bool>,
+    /// Per seat, the first frame GGRS ever advanced with its input disconnected (also when
+    /// GGRS's own timeout disconnected it, re-simulating from there within one advance).
+    idle_from: BTreeMap<usize, i32>,
     /// Our own decisions, announced to every player.
     announced: Vec<Departure>,
     last_notice: Option<Instant>,
@@ -381,6 +391,14 @@ impl<G: Rollback + 'static, T: Transport> Session<G, T> {
         spectators: &[T::Addr],
         options: SessionOptions,
     ) -> Result<Session<G, T>, SessionError> {
+        if !MAX_PREDICTION_RANGE.contains(&options.max_prediction) {
+            return Err(SessionError::Setup(GgrsError::InvalidRequest {
+                info: format!(
+                    "a prediction window of {} frames is outside {MAX_PREDICTION_RANGE:?}",
+                    options.max_prediction
+                ),
+            }));
+        }
         let local_seat = seats
             .iter()
             .position(|s| *s == Seat::Local)
@@ -464,6 +482,7 @@ impl<G: Rollback + 'static, T: Transport> Session<G, T> {
             reported_up_to: BTreeMap::new(),
             to_disconnect: BTreeMap::new(),
             predicted: Vec::new(),
+            idle_from: BTreeMap::new(),
             announced: Vec::new(),
             last_notice: None,
             departure_hashes: BTreeMap::new(),
@@ -619,12 +638,18 @@ impl<G: Rollback + 'static, T: Transport> Session<G, T> {
                     rolled_back = true;
                 }
                 GgrsRequest::AdvanceFrame { inputs: given } => {
-                    self.predicted.clear();
-                    self.predicted.extend(
-                        given
-                            .iter()
-                            .map(|(_, status)| *status != InputStatus::Confirmed),
-                    );
+                    if self.predicted.len() < given.len() {
+                        self.predicted.resize(given.len(), false);
+                    }
+                    for (seat, (_, status)) in given.iter().enumerate() {
+                        if *status != InputStatus::Confirmed {
+                            self.predicted[seat] = true;
+                        }
+                        if *status == InputStatus::Disconnected {
+                            let first = self.idle_from.entry(seat).or_insert(self.game_frame);
+                            *first = (*first).min(self.game_frame);
+                        }
+                    }
                     if !self.departing.is_empty() {
                         self.note_idle_inputs(&given);
                     }
@@ -655,11 +680,15 @@ impl<G: Rollback + 'static, T: Transport> Session<G, T> {
     /// GGRS advances with that seat's input marked disconnected (after disconnecting a player,
     /// GGRS re-simulates from the frame after its last received input).
     fn note_idle_inputs(&mut self, given: &[(G::Input, InputStatus)]) {
-        let frame = self.game_frame;
         for (seat, (_, status)) in given.iter().enumerate() {
             if *status != InputStatus::Disconnected {
                 continue;
             }
+            let frame = self
+                .idle_from
+                .get(&seat)
+                .copied()
+                .unwrap_or(self.game_frame);
             let Some(always) = self.departing.remove(&seat) else {
                 continue;
             };
@@ -746,7 +775,7 @@ impl<G: Rollback + 'static, T: Transport> Session<G, T> {
         if self
             .reported_up_to
             .get(&sender)
-            .is_some_and(|&newest| frame < newest)
+            .is_some_and(|&newest| frame <= newest)
         {
             tracing::warn!(
                 seat = sender,
@@ -764,11 +793,20 @@ impl<G: Rollback + 'static, T: Transport> Session<G, T> {
             self.left.push(sender);
             self.mute(from);
             self.consensus.leave(sender, frame);
-            self.to_disconnect.entry(sender).or_insert(false);
+            self.disconnect_later(sender, false);
             self.events.push_back(SessionEvent::Disconnected(sender));
         } else {
             self.consensus.leave(sender, frame);
         }
+    }
+
+    /// Queues `seat` (muted just now) to be disconnected from GGRS once that is safe.
+    fn disconnect_later(&mut self, seat: usize, always: bool) {
+        if let Some(flag) = self.predicted.get_mut(seat) {
+            *flag = false;
+        }
+        let entry = self.to_disconnect.entry(seat).or_insert(always);
+        *entry |= always;
     }
 
     /// Disconnects from GGRS the seats waiting for it, once GGRS has predicted their input
@@ -790,6 +828,11 @@ impl<G: Rollback + 'static, T: Transport> Session<G, T> {
             let disconnected = self.ggrs.disconnect_player(seat).is_ok();
             if always || disconnected {
                 self.departing.insert(seat, always);
+            }
+            // GGRS keeps one frame to re-simulate from (the newest disconnect's, not the
+            // earliest): one disconnect per advance, the others at the next.
+            if disconnected {
+                break;
             }
         }
     }
@@ -933,7 +976,7 @@ impl<G: Rollback + 'static, T: Transport> Session<G, T> {
         // Its inputs are real up to the newest frame we confirmed at least; later frames may
         // already be simulated without them.
         self.consensus.leave(seat, self.consensus.confirmed() + 1);
-        self.to_disconnect.insert(seat, true);
+        self.disconnect_later(seat, true);
         self.events.push_back(SessionEvent::Disconnected(seat));
     }
 

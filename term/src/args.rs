@@ -460,8 +460,8 @@ pub struct DemoArgs {
     /// Frames of input delay.
     #[arg(long, default_value_t = net::session::DEFAULT_INPUT_DELAY as u32, value_parser = clap::value_parser!(u32).range(0..=8))]
     pub input_delay: u32,
-    /// Frames GGRS may predict ahead, 1 to 8.
-    #[arg(long, default_value_t = net::session::DEFAULT_MAX_PREDICTION as u32, value_parser = clap::value_parser!(u32).range(1..=8))]
+    /// Frames GGRS may predict ahead, 2 to 8.
+    #[arg(long, default_value_t = net::session::DEFAULT_MAX_PREDICTION as u32, value_parser = clap::value_parser!(u32).range(2..=8))]
     pub max_prediction: u32,
     /// Step at 60 frames per second, as a played match does, instead of as fast as the
     /// protocol allows.

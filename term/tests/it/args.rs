@@ -166,8 +166,8 @@ fn demo_refuses_settings_a_match_cannot_run_with() {
         (&["demo", "--headless", "--peers", "5"][..], "2..=4"),
         (&["demo", "--headless", "--input-delay", "9"][..], "0..=8"),
         (
-            &["demo", "--headless", "--max-prediction", "0"][..],
-            "1..=8",
+            &["demo", "--headless", "--max-prediction", "1"][..],
+            "2..=8",
         ),
         (
             &["demo", "--headless", "--inject-desync", "2@600"][..],
