@@ -23,6 +23,7 @@ impl RawWs {
     pub fn connect(addr: SocketAddr, path: &str) -> std::io::Result<RawWs> {
         let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
         stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+        stream.set_write_timeout(Some(Duration::from_secs(5)))?;
         write!(
             stream,
             "GET /{path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
@@ -60,8 +61,16 @@ impl RawWs {
     /// # Errors
     /// When the write fails.
     pub fn send_frame(&mut self, opcode: u8, payload: &[u8]) -> std::io::Result<()> {
+        self.send_start(opcode, payload.len() as u64, payload)
+    }
+
+    /// Sends the start of one frame of `opcode` that announces `len` bytes of payload, of
+    /// which only `payload` follows (the rest never does, or comes in later writes).
+    ///
+    /// # Errors
+    /// When the write fails (or takes over 5 s).
+    pub fn send_start(&mut self, opcode: u8, len: u64, payload: &[u8]) -> std::io::Result<()> {
         let mut frame = vec![0x80 | opcode];
-        let len = payload.len();
         if len < 126 {
             frame.push(0x80 | len as u8);
         } else if let Ok(len) = u16::try_from(len) {
@@ -69,12 +78,35 @@ impl RawWs {
             frame.extend_from_slice(&len.to_be_bytes());
         } else {
             frame.push(0x80 | 127);
-            frame.extend_from_slice(&(len as u64).to_be_bytes());
+            frame.extend_from_slice(&len.to_be_bytes());
         }
         let mask = [0x5a, 0x17, 0xc3, 0x8e];
         frame.extend_from_slice(&mask);
         frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
         self.stream.write_all(&frame)
+    }
+
+    /// Reads the id the server assigns first (`{"IdAssigned":"<uuid>"}`).
+    ///
+    /// # Errors
+    /// When nothing, or something else, comes within 5 s.
+    pub fn read_id(&mut self) -> std::io::Result<String> {
+        let text = self.read_text(Duration::from_secs(5))?.unwrap_or_default();
+        text.strip_prefix("{\"IdAssigned\":\"")
+            .and_then(|rest| rest.strip_suffix("\"}"))
+            .map(str::to_string)
+            .ok_or_else(|| std::io::Error::other(format!("not an id: {text:?}")))
+    }
+
+    /// Sends a signal of `kind` (`Offer`, `Answer` or `IceCandidate`) holding `content` (no
+    /// quotes or backslashes) to the peer with id `to`.
+    ///
+    /// # Errors
+    /// When the write fails.
+    pub fn send_signal(&mut self, to: &str, kind: &str, content: &str) -> std::io::Result<()> {
+        self.send_text(&format!(
+            r#"{{"Signal":{{"receiver":"{to}","data":{{"{kind}":"{content}"}}}}}}"#
+        ))
     }
 
     /// Reads frames until a text frame arrives (`None` on close or after `timeout`).

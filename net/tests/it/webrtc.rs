@@ -220,29 +220,79 @@ fn the_signaling_server_caps_connections() {
     assert_eq!(signal.stats().open, 8);
     assert_eq!(signal.stats().refused, 2);
     until_connected(&[&a, &b]);
-    // Junk from a member of the room is dropped by the server and relayed to nobody.
+    // Junk from a member of the room is dropped by the server and relayed to nobody; a
+    // message over the size limit closes its sender's websocket, which frees its place.
     held[0].send_text("{\"Signal\":").expect("send");
-    held[0].send_text(&"x".repeat(100_000)).expect("send");
-    // A place freed is taken again.
-    drop(held.pop());
+    let _ = held[0].send_text(&"x".repeat(100_000));
     let deadline = Instant::now() + Duration::from_secs(5);
-    while signal.stats().open > 7 {
+    while signal.stats().open > 7 || signal.stats().dropped < 1 || signal.stats().failed < 1 {
         assert!(
             Instant::now() < deadline,
-            "the closed websocket was not counted out"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    RawWs::connect(signal.addr(), "third").expect("room again");
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while signal.stats().dropped < 2 {
-        assert!(
-            Instant::now() < deadline,
-            "junk not counted: {:?}",
+            "junk not counted or the oversized sender not closed: {:?}",
             signal.stats()
         );
         std::thread::sleep(Duration::from_millis(10));
     }
+    // What was queued for it before (its id, the others' arrivals), then the close: well
+    // before the 5 s a read would wait for more.
+    let started = Instant::now();
+    let mut heard = 0;
+    while let Ok(Some(_)) = held[0].read_text(Duration::from_secs(5)) {
+        heard += 1;
+        assert!(heard < 16, "more than was queued for it");
+    }
+    assert!(started.elapsed() < Duration::from_secs(4), "not closed");
+    // A place freed is taken again.
+    RawWs::connect(signal.addr(), "third").expect("room again");
+    println!("signaling server: {:?}", signal.stats());
+}
+
+/// A recipient that never reads costs the server a bounded queue: once it overflows, the
+/// recipient is closed (it used to be queued every signal without bound), the others in the
+/// room hear that it left, and they are still served.
+#[test]
+fn a_recipient_that_does_not_read_is_closed() {
+    if !net::netns::rerun_inside("webrtc::a_recipient_that_does_not_read_is_closed", LIMIT) {
+        return;
+    }
+    let signal = EmbeddedSignal::start(([127, 0, 0, 1], 0).into()).expect("signal");
+    let mut sleeper = RawWs::connect(signal.addr(), "r").expect("sleeper");
+    let sleeper_id = sleeper.read_id().expect("id");
+    let mut sender = RawWs::connect(signal.addr(), "r").expect("sender");
+    let sender_id = sender.read_id().expect("id");
+    let candidate = "c".repeat(60_000);
+    // 2,000 signals of 60 KB: 120 MB that the sleeper never reads.
+    for _ in 0..2_000 {
+        sender
+            .send_signal(&sleeper_id, "IceCandidate", &candidate)
+            .expect("send");
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while signal.stats().slow < 1 || signal.stats().dropped < 1_000 {
+        assert!(
+            Instant::now() < deadline,
+            "the recipient that does not read was not closed: {:?}",
+            signal.stats()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // The sender hears that the sleeper left (the rest of its signals went to nobody), then a
+    // third peer's arrival and its signal.
+    let heard = sender.read_text(Duration::from_secs(5)).expect("read");
+    assert_eq!(heard, Some(format!(r#"{{"PeerLeft":"{sleeper_id}"}}"#)));
+    let mut third = RawWs::connect(signal.addr(), "r").expect("third");
+    let third_id = third.read_id().expect("id");
+    let heard = sender.read_text(Duration::from_secs(5)).expect("read");
+    assert_eq!(heard, Some(format!(r#"{{"NewPeer":"{third_id}"}}"#)));
+    third.send_signal(&sender_id, "Answer", "a").expect("send");
+    let heard = sender.read_text(Duration::from_secs(5)).expect("read");
+    assert_eq!(
+        heard,
+        Some(format!(
+            r#"{{"Signal":{{"sender":"{third_id}","data":{{"Answer":"a"}}}}}}"#
+        ))
+    );
+    assert_eq!(signal.stats().slow, 1, "{:?}", signal.stats());
     println!("signaling server: {:?}", signal.stats());
 }
 

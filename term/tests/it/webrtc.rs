@@ -621,3 +621,96 @@ fn a_member_that_breaks_the_stack_ends_the_lobby_clearly() {
     }
     assert!(took < Duration::from_secs(10), "{took:?}");
 }
+
+/// The peak resident memory of process `pid`, in KiB (`VmHWM`).
+fn peak_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM")
+}
+
+/// Whoever can reach `hltd signal` cannot grow its memory without bound: 200 websockets that
+/// each start a 1 MiB message and never finish it, 200 more that each hold 60 KB of a
+/// message under the length limit, and a recipient that never reads while another peer
+/// sends it 2,000 signals of 60 KB (120 MB), leave the server's peak resident memory under
+/// 48 MB, and it still relays. (It used to buffer every message up to 64 MiB before checking
+/// its length, and to queue relayed signals without bound: 350 MB here.)
+#[test]
+fn strangers_cannot_exhaust_the_signaling_servers_memory() {
+    if !net::netns::rerun_inside(
+        "webrtc::strangers_cannot_exhaust_the_signaling_servers_memory",
+        INSIDE,
+    ) {
+        return;
+    }
+    let mut signal = Proc::start_here(&["signal", "--bind", "127.0.0.1:0"]);
+    let url = signal.expect_line("signaling server listening on ");
+    let addr: SocketAddr = url
+        .trim_start_matches("ws://")
+        .split_whitespace()
+        .next()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("address in {url:?}"));
+    let before = peak_kib(signal.pid());
+    let mut held = Vec::new();
+    let unfinished = vec![b'x'; (1 << 20) - 1];
+    let mut cut = 0;
+    for i in 0..200 {
+        let mut ws = RawWs::connect(addr, &format!("r{}", i % 10))
+            .unwrap_or_else(|err| panic!("client {i}: {err}"));
+        // The server may close the connection before the write ends.
+        if ws.send_start(0x1, 1 << 20, &unfinished).is_err() {
+            cut += 1;
+        }
+        held.push(ws);
+    }
+    // Under the limit, these are all held at once.
+    let almost = vec![b'y'; 59_999];
+    for i in 0..200 {
+        let mut ws = RawWs::connect(addr, &format!("s{}", i % 10))
+            .unwrap_or_else(|err| panic!("client {i}: {err}"));
+        ws.send_start(0x1, 60_000, &almost).expect("send");
+        held.push(ws);
+    }
+    let mut sleeper = RawWs::connect(addr, "q").expect("sleeper");
+    let sleeper_id = sleeper.read_id().expect("id");
+    let mut sender = RawWs::connect(addr, "q").expect("sender");
+    sender.read_id().expect("id");
+    let mut third = RawWs::connect(addr, "q").expect("third");
+    let third_id = third.read_id().expect("id");
+    let candidate = "c".repeat(60_000);
+    for _ in 0..2_000 {
+        sender
+            .send_signal(&sleeper_id, "IceCandidate", &candidate)
+            .expect("send");
+    }
+    // The server reads a websocket's frames in order: once the third peer hears this, the
+    // server has handled every one of the 2,000.
+    sender
+        .send_signal(&third_id, "Answer", "done")
+        .expect("send");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "the signal after the flood never came"
+        );
+        if let Ok(Some(text)) = third.read_text(Duration::from_secs(1)) {
+            if text.contains("done") {
+                break;
+            }
+        }
+    }
+    let peak = peak_kib(signal.pid());
+    println!(
+        "signaling server peak memory: {before} KiB at the start, {peak} KiB after 200 \
+         unfinished 1 MiB messages ({cut} cut short by the server), 200 unfinished 60 KB \
+         ones and 120 MB for a peer that does not read"
+    );
+    assert!(peak < 48 << 10, "peak {peak} KiB");
+    drop((held, sleeper));
+    signal.kill();
+}
