@@ -24,6 +24,7 @@ pub mod signal;
 pub mod signaller;
 pub mod simnet;
 pub mod synctest;
+pub mod transfer;
 pub mod transport;
 pub mod udp;
 pub mod wsraw;
