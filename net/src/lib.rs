@@ -9,6 +9,7 @@
 
 pub mod codec;
 pub mod consensus;
+pub mod epoch;
 mod game;
 pub mod invite;
 pub mod lobby;
