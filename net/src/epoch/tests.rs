@@ -262,3 +262,350 @@ fn a_plan_is_bounded() {
     let plan = plan(2, &reports, &BTreeSet::new()).expect("a plan");
     assert_eq!(plan.cut - plan.base, PLAN_FRAMES_MAX);
 }
+
+/// A match of players running the agreement over a lossy, reordering wire in virtual time.
+struct Table {
+    rng: oorandom::Rand64,
+    loss: u64,
+    members: Vec<Member>,
+    /// (arrival ms, order) -> (to, from, message)
+    flight: BTreeMap<(u64, u64), (usize, usize, Message<Input>)>,
+    order: u64,
+    now_ms: u64,
+    truth: Truth,
+}
+
+struct Member {
+    agreement: Agreement<Input>,
+    /// Gone: hears and says nothing from `gone_at` ms on.
+    gone_at: Option<u64>,
+    /// Its replays reach another state (the minority of a desync): this one.
+    desynced: Option<u8>,
+    frozen_at: Option<u64>,
+    started: Vec<Next>,
+    stuck: Vec<PlanError>,
+    /// The hash its last replay reached.
+    reached: Option<[u8; 32]>,
+}
+
+fn replay_hash(plan: &Plan<Input>, desynced: Option<u8>) -> [u8; 32] {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(&plan.base_hash);
+    for inputs in &plan.inputs {
+        hasher.update(inputs);
+    }
+    hasher.update(&plan.cut.to_le_bytes());
+    if let Some(how) = desynced {
+        hasher.update(&[how]);
+    }
+    hasher.finalize().into()
+}
+
+impl Table {
+    fn new(seed: u64, players: usize, loss: u64) -> Table {
+        let mut rng = oorandom::Rand64::new(u128::from(seed));
+        let truth = Truth::new(&mut rng, players, 200);
+        Table {
+            rng,
+            loss,
+            members: (0..players)
+                .map(|seat| Member {
+                    agreement: Agreement::new(seat, players),
+                    gone_at: None,
+                    desynced: None,
+                    frozen_at: None,
+                    started: Vec::new(),
+                    stuck: Vec::new(),
+                    reached: None,
+                })
+                .collect(),
+            flight: BTreeMap::new(),
+            order: 0,
+            now_ms: 0,
+            truth,
+        }
+    }
+
+    fn alive(&self, seat: usize) -> bool {
+        self.members[seat].gone_at.is_none_or(|at| self.now_ms < at)
+    }
+
+    /// What a player holds when frozen: states 90..=100, every input before 100, and every
+    /// live seat's inputs to 104 (a leaver's only to 102, and only seat 1 heard 102).
+    fn report_of(&self, seat: usize, leaving: &BTreeSet<usize>) -> Report<Input> {
+        let known: Vec<u32> = (0..self.truth.players)
+            .map(|s| match (leaving.contains(&s), seat) {
+                (true, 1) => 103,
+                (true, _) => 102,
+                (false, _) => 104,
+            })
+            .collect();
+        report(&self.truth, seat, 90, 100, &known)
+    }
+
+    fn act(&mut self, seat: usize, actions: Vec<Action<Input>>) {
+        let now = Duration::from_millis(self.now_ms);
+        for action in actions {
+            match action {
+                Action::Send(to, message) => {
+                    if self.rng.rand_range(0..100) < self.loss {
+                        continue;
+                    }
+                    let at = self.now_ms + 1 + self.rng.rand_range(0..20);
+                    self.order += 1;
+                    self.flight.insert((at, self.order), (to, seat, message));
+                }
+                Action::Freeze(_) => {
+                    self.members[seat].frozen_at.get_or_insert(self.now_ms);
+                    let leaving: BTreeSet<usize> = (0..self.truth.players)
+                        .filter(|&s| self.members[s].gone_at.is_some())
+                        .collect();
+                    let report = self.report_of(seat, &leaving);
+                    self.members[seat].agreement.reported(report, now);
+                }
+                Action::Replay(plan) => {
+                    let hash = replay_hash(&plan, self.members[seat].desynced);
+                    self.members[seat].reached = Some(hash);
+                    self.members[seat].agreement.replayed(Some(hash), now);
+                }
+                Action::Start(next) => self.members[seat].started.push(next),
+                Action::Stuck(err) => self.members[seat].stuck.push(err),
+            }
+        }
+    }
+
+    /// Runs until `done` holds or `limit_ms` more pass (then panics with `what`).
+    fn run(&mut self, limit_ms: u64, what: &str, done: impl Fn(&Table) -> bool) {
+        let deadline = self.now_ms + limit_ms;
+        while !done(self) {
+            if self.now_ms >= deadline {
+                for (seat, m) in self.members.iter().enumerate() {
+                    eprintln!(
+                        "seat {seat}: epoch {} phase {:?} seen {:?} wanted {:?} started {:?}",
+                        m.agreement.epoch,
+                        m.agreement.phase,
+                        m.agreement.seen,
+                        m.agreement.wanted,
+                        m.started.iter().map(|n| n.epoch).collect::<Vec<_>>(),
+                    );
+                }
+                panic!("{what}: not done within {limit_ms} ms");
+            }
+            self.now_ms += 5;
+            let now = Duration::from_millis(self.now_ms);
+            while let Some(entry) = self.flight.first_entry() {
+                if entry.key().0 > self.now_ms {
+                    break;
+                }
+                let (to, from, message) = entry.remove();
+                if self.alive(to) && self.alive(from) {
+                    if std::env::var_os("EPOCH_DEBUG").is_some() && to == 2 {
+                        eprintln!("{} ms: to 2 from {from}: {message:?}", self.now_ms);
+                    }
+                    self.members[to].agreement.handle(from, message, now);
+                }
+            }
+            for seat in 0..self.members.len() {
+                if self.alive(seat) {
+                    let actions = self.members[seat].agreement.poll(now);
+                    self.act(seat, actions);
+                }
+            }
+        }
+    }
+
+    fn propose(&mut self, seat: usize, reason: Reason) {
+        let now = Duration::from_millis(self.now_ms);
+        self.members[seat].agreement.propose(reason, now);
+    }
+
+    /// Every player still there started epoch `epoch`, all with the same next epoch.
+    fn all_started(&self, epoch: u32) -> bool {
+        (0..self.members.len())
+            .filter(|&s| self.alive(s))
+            .all(|s| self.members[s].started.iter().any(|n| n.epoch == epoch))
+    }
+
+    fn the_next(&self, epoch: u32, seed: u64) -> Next {
+        let nexts: Vec<&Next> = (0..self.members.len())
+            .filter(|&s| self.alive(s))
+            .filter_map(|s| self.members[s].started.iter().find(|n| n.epoch == epoch))
+            .collect();
+        assert!(!nexts.is_empty(), "seed {seed}");
+        assert!(
+            nexts.iter().all(|n| *n == nexts[0]),
+            "seed {seed}: players started different epochs: {nexts:?}"
+        );
+        nexts[0].clone()
+    }
+}
+
+#[test]
+fn survivors_agree_on_a_departure_through_loss() {
+    for seed in 0..300u64 {
+        let players = 3 + (seed % 2) as usize;
+        let mut table = Table::new(seed, players, 25);
+        let leaver = (seed as usize / 2) % players;
+        table.members[leaver].gone_at = Some(0);
+        // Every survivor notices, at slightly different times.
+        for seat in (0..players).filter(|&s| s != leaver) {
+            table.run(10_000, "notice", |_| true);
+            table.propose(seat, Reason::Leave(leaver));
+            table.now_ms += table.rng.rand_range(0..50);
+        }
+        table.run(20_000, &format!("seed {seed}"), |t| t.all_started(1));
+        let next = table.the_next(1, seed);
+        let expected: BTreeSet<usize> = (0..players).filter(|&s| s != leaver).collect();
+        assert_eq!(next.live, expected, "seed {seed}");
+        assert_eq!(next.cut, 104, "seed {seed}");
+        assert_eq!(next.holders, expected, "seed {seed}");
+        for seat in expected {
+            let member = &table.members[seat];
+            assert_eq!(
+                member.started.len(),
+                1,
+                "seed {seed}: seat {seat} started twice"
+            );
+            assert_eq!(member.reached, Some(next.hash), "seed {seed}");
+            assert!(member.stuck.is_empty(), "seed {seed}: {:?}", member.stuck);
+            assert!(!member.agreement.frozen(), "seed {seed}");
+        }
+    }
+}
+
+#[test]
+fn the_leader_leaving_mid_transition_is_survived() {
+    for seed in 0..100u64 {
+        let mut table = Table::new(seed, 4, 10);
+        table.members[3].gone_at = Some(0);
+        table.propose(0, Reason::Leave(3));
+        // Seat 0 leads, and vanishes once the others froze.
+        table.run(5_000, "freeze", |t| {
+            t.members[1].frozen_at.is_some() && t.members[2].frozen_at.is_some()
+        });
+        table.members[0].gone_at = Some(table.now_ms);
+        table.run(20_000, &format!("seed {seed}"), |t| t.all_started(1));
+        let next = table.the_next(1, seed);
+        assert_eq!(next.live, BTreeSet::from([1, 2]), "seed {seed}");
+        assert!(next.reasons.contains(&Reason::Leave(0)), "seed {seed}");
+        assert!(next.reasons.contains(&Reason::Leave(3)), "seed {seed}");
+    }
+}
+
+#[test]
+fn a_resync_names_the_holders_of_the_majority_state() {
+    for seed in 0..50u64 {
+        let mut table = Table::new(seed, 4, 20);
+        table.members[2].desynced = Some(1);
+        table.propose(1, Reason::Resync(2));
+        table.run(20_000, &format!("seed {seed}"), |t| t.all_started(1));
+        let next = table.the_next(1, seed);
+        assert_eq!(next.live, BTreeSet::from([0, 1, 2, 3]), "seed {seed}");
+        assert_eq!(next.holders, BTreeSet::from([0, 1, 3]), "seed {seed}");
+        // The minority's own replay is not the state: it fetches it.
+        assert_ne!(table.members[2].reached, Some(next.hash), "seed {seed}");
+        assert_eq!(table.members[0].reached, Some(next.hash), "seed {seed}");
+    }
+}
+
+#[test]
+fn with_two_players_the_leaders_state_stands() {
+    let mut table = Table::new(1, 2, 0);
+    table.members[1].desynced = Some(1);
+    table.propose(1, Reason::Resync(1));
+    table.run(5_000, "two players", |t| t.all_started(1));
+    let next = table.the_next(1, 1);
+    assert_eq!(next.holders, BTreeSet::from([0]));
+    assert_eq!(table.members[0].reached, Some(next.hash));
+}
+
+#[test]
+fn three_different_states_are_stuck_not_decided() {
+    // No two of three replays agree: no state wins alone, not even the leader's.
+    let mut table = Table::new(2, 3, 0);
+    table.members[1].desynced = Some(1);
+    table.members[2].desynced = Some(2);
+    table.propose(0, Reason::Resync(1));
+    table.run(5_000, "three players", |t| !t.members[0].stuck.is_empty());
+    assert!(table.members.iter().all(|m| m.started.is_empty()));
+    // Two of three agree: they are the majority, and the leader's own state loses.
+    let mut table = Table::new(2, 3, 0);
+    table.members[0].desynced = Some(1);
+    table.propose(0, Reason::Resync(0));
+    table.run(5_000, "two of three", |t| t.all_started(1));
+    assert_eq!(table.the_next(1, 2).holders, BTreeSet::from([1, 2]));
+}
+
+#[test]
+fn a_forged_report_gets_the_transition_stuck() {
+    let mut table = Table::new(3, 3, 0);
+    table.members[2].gone_at = Some(0);
+    table.propose(0, Reason::Leave(2));
+    // Seat 1 reports another input for seat 0 than seat 0 itself does.
+    table.run(5_000, "freeze", |t| t.members[1].frozen_at.is_some());
+    let now = Duration::from_millis(table.now_ms);
+    let mut forged = table.report_of(1, &BTreeSet::from([2]));
+    if let Some(seats) = forged.inputs.get_mut(&101) {
+        seats[0] = seats[0].map(|i| i.wrapping_add(1));
+    }
+    let ballot = table.members[0].agreement.seen;
+    table.members[0].agreement.handle(
+        1,
+        Message::Report {
+            ballot,
+            report: forged,
+        },
+        now,
+    );
+    table.run(5_000, "stuck", |t| !t.members[0].stuck.is_empty());
+    assert!(matches!(
+        table.members[0].stuck[0],
+        PlanError::Conflict {
+            frame: 101,
+            seat: 0,
+            ..
+        }
+    ));
+    assert!(!table.members[0].agreement.frozen());
+}
+
+#[test]
+fn a_rejoining_player_and_a_late_spectator_are_let_in() {
+    for seed in 0..50u64 {
+        let mut table = Table::new(seed, 3, 20);
+        table.members[2].gone_at = Some(0);
+        table.propose(0, Reason::Leave(2));
+        table.propose(1, Reason::Leave(2));
+        table.run(20_000, &format!("seed {seed}: leave"), |t| t.all_started(1));
+        assert_eq!(table.the_next(1, seed).live, BTreeSet::from([0, 1]));
+        // Seat 2 comes back; the host let it in and told it the epoch.
+        table.members[2].gone_at = None;
+        let live = table.members[0].agreement.live().clone();
+        table.members[2].agreement = Agreement::joining(2, 3, 1, live);
+        table.propose(0, Reason::Rejoin(2));
+        table.propose(0, Reason::Spectate(7));
+        table.run(20_000, &format!("seed {seed}: rejoin"), |t| {
+            t.all_started(2)
+        });
+        let next = table.the_next(2, seed);
+        assert_eq!(next.live, BTreeSet::from([0, 1, 2]), "seed {seed}");
+        // The rejoiner did not replay: it fetches the state from a holder.
+        assert!(!next.holders.contains(&2), "seed {seed}");
+        // The spectator came while the rejoin was under way: the next transition is its.
+        table.run(20_000, &format!("seed {seed}: spectator"), |t| {
+            t.all_started(3)
+        });
+        let next = table.the_next(3, seed);
+        assert_eq!(next.reasons, vec![Reason::Spectate(7)], "seed {seed}");
+        assert_eq!(next.holders, BTreeSet::from([0, 1, 2]), "seed {seed}");
+        // Reasons that no longer apply start nothing.
+        table.propose(1, Reason::Rejoin(2));
+        table.propose(1, Reason::Leave(9));
+        let until = table.now_ms + 2_000;
+        table.run(3_000, "nothing", |t| t.now_ms >= until);
+        assert!(
+            table.members.iter().all(|m| m.started.len() <= 3),
+            "seed {seed}"
+        );
+    }
+}
