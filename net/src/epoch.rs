@@ -8,9 +8,10 @@
 //!    final (GGRS marks each input of each frame confirmed or predicted), for every seat.
 //! 2. From the reports, [`plan`] decides, the same way wherever it runs: the newest state all
 //!    of them hold with equal hashes (the *base*), the inputs of every seat from the base to
-//!    the *cut* (the last frame whose inputs are known for every seat that goes on), and for
-//!    each seat that leaves the first frame it is idle. No player decides alone which inputs
-//!    of a leaver count: an input any player received counts for all.
+//!    the *cut* (the last frame whose inputs are known for every seat that goes on: a player
+//!    that goes on speaks for its own inputs, and another's report of them must agree), and
+//!    for each seat that leaves the first frame it is idle. No player decides alone which
+//!    inputs of a leaver count: an input any player received counts for all.
 //! 3. Every player loads its base state, plays the planned inputs to the cut, and checks the
 //!    state's hash with the others'; a player without the base state, or whose hash differs
 //!    (the minority of a desync), fetches the state of the cut from one that has it
@@ -99,11 +100,11 @@ pub enum PlanError {
         /// The cut the reports allow.
         cut: u32,
     },
-    /// The stretch from the base to the cut is longer than [`PLAN_FRAMES_MAX`].
-    #[error("{frames} frames from the base to the cut, more than {PLAN_FRAMES_MAX}")]
-    TooLong {
-        /// Its length.
-        frames: u32,
+    /// A seat that goes on did not report.
+    #[error("seat {seat} goes on but did not report")]
+    Missing {
+        /// The seat.
+        seat: usize,
     },
 }
 
@@ -156,18 +157,24 @@ pub fn plan<I: Copy + PartialEq + Default>(
         .map(|(frame, hash)| (*frame, *hash))
         .ok_or(PlanError::NoCommonBase)?;
 
-    // Every input known from the base on, checked for conflicts.
+    // Every input known from the base on (at most PLAN_FRAMES_MAX frames), checked for
+    // conflicts. A seat that goes on speaks for its own inputs: another's report of them
+    // must agree, and counts for nothing beyond what the seat itself reports.
+    let end = u64::from(base) + u64::from(PLAN_FRAMES_MAX);
+    let in_plan = |frame: u32| u64::from(frame) < end;
     let mut known: BTreeMap<u32, Vec<Option<(I, usize)>>> = BTreeMap::new();
     for report in &reports {
-        for (&frame, seats) in report.inputs.range(base..) {
-            if frame - base >= PLAN_FRAMES_MAX {
-                break;
-            }
+        for (&frame, seats) in report
+            .inputs
+            .range(base..)
+            .take_while(|(f, _)| in_plan(**f))
+        {
             let entry = known.entry(frame).or_insert_with(|| vec![None; players]);
             for (seat, input) in seats.iter().enumerate() {
                 let Some(input) = input else { continue };
+                let speaks = leaving.contains(&seat) || seat == report.seat;
                 match entry[seat] {
-                    None => entry[seat] = Some((*input, report.seat)),
+                    None if speaks => entry[seat] = Some((*input, report.seat)),
                     Some((held, first)) if held != *input => {
                         return Err(PlanError::Conflict {
                             frame,
@@ -176,27 +183,57 @@ pub fn plan<I: Copy + PartialEq + Default>(
                             second: report.seat,
                         });
                     }
-                    Some(_) => {}
+                    _ => {}
                 }
             }
         }
     }
-    // The first frame from the base whose input of `seat` nobody knows.
+    // Others' reports of a seat that goes on, read before the seat's own, are checked now.
+    for report in &reports {
+        for (&frame, seats) in report
+            .inputs
+            .range(base..)
+            .take_while(|(f, _)| in_plan(**f))
+        {
+            for (seat, input) in seats.iter().enumerate() {
+                let (Some(input), Some(Some((held, first)))) =
+                    (input, known.get(&frame).map(|k| k[seat]))
+                else {
+                    continue;
+                };
+                if held != *input {
+                    return Err(PlanError::Conflict {
+                        frame,
+                        seat,
+                        first,
+                        second: report.seat,
+                    });
+                }
+            }
+        }
+    }
+    // The first frame from the base whose input of `seat` nobody (who may) reports.
     let known_until = |seat: usize| {
-        let mut frame = base;
-        while known.get(&frame).is_some_and(|seats| seats[seat].is_some()) {
+        let mut frame = u64::from(base);
+        while frame < end
+            && known
+                .get(&(frame as u32))
+                .is_some_and(|seats| seats[seat].is_some())
+        {
             frame += 1;
         }
-        frame
+        frame as u32
     };
+    for seat in (0..players).filter(|s| !leaving.contains(s)) {
+        if !seen.contains(&seat) {
+            return Err(PlanError::Missing { seat });
+        }
+    }
     let cut = (0..players)
         .filter(|seat| !leaving.contains(seat))
         .map(known_until)
         .min()
         .unwrap_or(base);
-    if cut - base > PLAN_FRAMES_MAX {
-        return Err(PlanError::TooLong { frames: cut - base });
-    }
     for report in &reports {
         if let Some((&confirmed, _)) = report.states.last_key_value() {
             if confirmed > cut {
@@ -241,16 +278,17 @@ pub fn plan<I: Copy + PartialEq + Default>(
 pub enum Reason {
     /// The player in this seat left (said goodbye, or fell silent).
     Leave(usize),
-    /// The player of this seat, gone earlier, is back.
+    /// The player of this seat, gone earlier, is back (only its admitter proposes this).
     Rejoin(usize),
     /// A verdict: this seat's state is not the majority's.
     Resync(usize),
-    /// A spectator, by the number the host gave it, wants to watch.
+    /// A spectator, by the number its admitter gave it, wants to watch (only the admitter
+    /// proposes this).
     Spectate(u32),
 }
 
 /// One attempt at a transition, led by one player: later attempts have higher rounds, and a
-/// player follows only the highest it has seen.
+/// player follows only the highest it has seen, from the player entitled to lead it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Ballot {
     /// Attempts so far in this match.
@@ -277,17 +315,37 @@ pub struct Next {
     pub reasons: Vec<Reason>,
 }
 
+/// Why a transition ended without a next epoch.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Stuck {
+    /// The reports allow no plan.
+    #[error("no plan: {0}")]
+    Plan(PlanError),
+    /// Nobody is left to go on (or the attempts ran out of numbers).
+    #[error("nobody left to go on")]
+    NoQuorum,
+    /// With 3 or 4 players, no two replays reached the same state.
+    #[error("no two players reached the same state")]
+    NoMajority,
+    /// The leader ended the attempt (it is stuck for one of the reasons above).
+    #[error("the leader gave the transition up")]
+    Aborted,
+    /// Players that are still heard did not take part for [`ATTEMPT_MAX`].
+    #[error("the transition took over {} s", ATTEMPT_MAX.as_secs())]
+    TooLong,
+}
+
 /// What players say to each other about a transition.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Message<I> {
-    /// To the leader: please start a transition.
+    /// To the leader: please start a transition (only for a departure or a resync).
     Ask {
         /// The epoch the asker plays in.
         epoch: u32,
         /// Why.
         reason: Reason,
     },
-    /// From the leader: stop advancing and report.
+    /// From the leader, resent until the commit: stop advancing and report.
     Freeze {
         /// The attempt.
         ballot: Ballot,
@@ -298,6 +356,13 @@ pub enum Message<I> {
         /// The seats that do not go on.
         leaving: BTreeSet<usize>,
     },
+    /// To a leader: a higher attempt is under way, or a seat it counts out is still heard.
+    Nack {
+        /// The attempt refused.
+        ballot: Ballot,
+        /// The highest attempt this player has seen.
+        seen: Ballot,
+    },
     /// To the leader: what this player holds.
     Report {
         /// The attempt.
@@ -305,7 +370,7 @@ pub enum Message<I> {
         /// What it holds.
         report: Report<I>,
     },
-    /// From the leader: the plan, to replay.
+    /// From the leader, resent until the start: the plan, to replay.
     Commit {
         /// The attempt.
         ballot: Ballot,
@@ -319,7 +384,12 @@ pub enum Message<I> {
         /// Its state of the cut's hash.
         hash: Option<[u8; 32]>,
     },
-    /// From the leader: start the next epoch.
+    /// From the leader: the attempt failed; go on as the session decides.
+    Abort {
+        /// The attempt.
+        ballot: Ballot,
+    },
+    /// From the leader, resent until answered: start the next epoch.
     Start {
         /// The attempt.
         ballot: Ballot,
@@ -336,8 +406,8 @@ pub enum Message<I> {
 /// What the agreement asks of the session that runs it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action<I> {
-    /// Send this to that seat (again and again until it is answered: the agreement resends,
-    /// so the transport need not be reliable).
+    /// Send this to that seat. The agreement resends what goes unanswered, so the transport
+    /// need not be reliable.
     Send(usize, Message<I>),
     /// Stop advancing (keep polling the network) and call [`Agreement::reported`].
     Freeze(Ballot),
@@ -345,21 +415,30 @@ pub enum Action<I> {
     /// [`Agreement::replayed`] with the hash reached (None without the base state).
     Replay(Plan<I>),
     /// Start the next epoch from the state of its cut: ours if our replay reached its hash,
-    /// else fetched from one of its holders.
+    /// else fetched from one of its holders. A player not in its `live` seats is out.
     Start(Next),
-    /// No plan could be made; the match cannot heal this way.
-    Stuck(PlanError),
+    /// The transition failed: the match cannot heal this way (the session ends it, or goes
+    /// on as before the transition).
+    Stuck(Stuck),
 }
 
-/// How often an unanswered message is sent again.
+/// How often a leader repeats its freeze or commit to every player in the attempt.
 pub const RESEND: Duration = Duration::from_millis(100);
-/// How long a leader waits for every player's report or replay before it goes on without
-/// the silent ones, and a follower waits for its leader before it presumes it gone.
+/// How long a leader waits for a player's report or replay before it goes on without it.
 pub const ANSWER_TIMEOUT: Duration = Duration::from_millis(1_500);
+/// How long a follower waits without a word from its leader before it presumes it gone:
+/// twice a leader's wait, so that a leader that counts a player out does so first.
+pub const LEADER_TIMEOUT: Duration = Duration::from_millis(3_000);
+/// How long a leader repeats a start to players that have not said they started.
+pub const START_RESEND_FOR: Duration = Duration::from_secs(10);
+/// How long one attempt may take, as its leader sees it, before it is given up.
+pub const ATTEMPT_MAX: Duration = Duration::from_secs(10);
+/// Reasons waiting for a transition, at most.
+pub const WANTED_MAX: usize = 16;
 
 #[derive(Clone, Debug)]
 enum Phase<I> {
-    /// Playing an epoch (as leader, perhaps still waiting for `Started` from some).
+    /// Playing an epoch.
     Playing,
     /// Following `ballot`: frozen, reported or not yet.
     Frozen {
@@ -371,6 +450,9 @@ enum Phase<I> {
         ballot: Ballot,
         hash: Option<Option<[u8; 32]>>,
     },
+    /// Frozen without a leader (ours fell silent, or a higher attempt is under way): waiting
+    /// for the next one's freeze, or leading it.
+    Orphan,
     /// Leading: gathering reports.
     Gathering {
         ballot: Ballot,
@@ -389,9 +471,22 @@ enum Phase<I> {
 }
 
 /// One player's side of the agreement on transitions (see the module documentation): a
-/// passive state machine, driven by [`Agreement::handle`], [`Agreement::propose`], the
-/// session's answers ([`Agreement::reported`], [`Agreement::replayed`]) and
-/// [`Agreement::poll`], which returns what to do.
+/// passive state machine, driven by [`Agreement::handle`], [`Agreement::propose`], what the
+/// session hears ([`Agreement::hears`]), its answers ([`Agreement::reported`],
+/// [`Agreement::replayed`]) and [`Agreement::poll`], which returns what to do.
+///
+/// Its rules, which the tests check through loss, reordering and silent players:
+/// - only the lowest seat playing that is not counted out leads, and a player follows a
+///   freeze only from that seat, and only if it too no longer hears every seat counted out
+///   (otherwise it answers [`Message::Nack`], and the leader waits);
+/// - a player is in one attempt at a time and starts each epoch number once; the two sides
+///   of a partition each go on without the other, as the two players of a split 2-player
+///   match do (each side agrees, within itself, on who left and when);
+/// - the next epoch starts from the state at least two replays reached with 3 or 4 players
+///   (the leader's with 1 or 2), and names who holds it;
+/// - whatever goes unanswered is sent again; a leader goes on without the silent after
+///   [`ANSWER_TIMEOUT`], a follower presumes its leader gone after [`LEADER_TIMEOUT`] and
+///   stays frozen until the next leader's freeze.
 pub struct Agreement<I> {
     me: usize,
     players: usize,
@@ -400,14 +495,22 @@ pub struct Agreement<I> {
     /// The highest attempt seen.
     seen: Ballot,
     phase: Phase<I>,
-    /// When the phase last made progress (a message from the leader, or one we waited for).
+    /// When the phase last made progress (a word from the leader, or an answer).
     since: Duration,
-    last_sent: Option<Duration>,
+    /// When the phase's messages were last sent.
+    sent: Option<Duration>,
+    /// When the last asks went to the leader.
+    asked: Option<Duration>,
     /// Reasons waiting for the next transition.
     wanted: BTreeSet<Reason>,
+    /// Seats the session no longer hears.
+    unheard: BTreeSet<usize>,
     /// As leader of the last start: the `Start`, who has not said it started, and when it
-    /// was first sent (it is sent again, whatever the phase, for [`ANSWER_TIMEOUT`] twice).
+    /// was first sent.
     unacked: Option<(Message<I>, BTreeSet<usize>, Duration)>,
+    start_sent: Option<Duration>,
+    /// When the attempt this player leads began.
+    attempt_began: Duration,
     actions: Vec<Action<I>>,
 }
 
@@ -422,9 +525,13 @@ impl<I: Copy + PartialEq + Default + std::fmt::Debug> Agreement<I> {
             seen: Ballot::default(),
             phase: Phase::Playing,
             since: Duration::ZERO,
-            last_sent: None,
+            sent: None,
+            asked: None,
             wanted: BTreeSet::new(),
+            unheard: BTreeSet::new(),
             unacked: None,
+            start_sent: None,
+            attempt_began: Duration::ZERO,
             actions: Vec::new(),
         }
     }
@@ -455,8 +562,20 @@ impl<I: Copy + PartialEq + Default + std::fmt::Debug> Agreement<I> {
         !matches!(self.phase, Phase::Playing)
     }
 
-    /// Who leads a transition now: the lowest seat playing that is not leaving.
-    fn leader(&self, leaving: &BTreeSet<usize>) -> Option<usize> {
+    /// Tells whether the session hears `seat` (it received from it within its silence
+    /// timeout). A player follows a freeze that counts a seat out only once it no longer
+    /// hears that seat itself.
+    pub fn hears(&mut self, seat: usize, heard: bool) {
+        if heard {
+            self.unheard.remove(&seat);
+        } else if seat < self.players {
+            self.unheard.insert(seat);
+        }
+    }
+
+    /// Who leads an attempt that counts `leaving` out: the lowest seat playing that is not
+    /// counted out.
+    fn leader_for(&self, leaving: &BTreeSet<usize>) -> Option<usize> {
         self.live.iter().copied().find(|s| !leaving.contains(s))
     }
 
@@ -470,69 +589,7 @@ impl<I: Copy + PartialEq + Default + std::fmt::Debug> Agreement<I> {
             .collect()
     }
 
-    /// Wants a transition for `reason` (this player noticed it): leads one, or asks the
-    /// leader to.
-    pub fn propose(&mut self, reason: Reason, now: Duration) {
-        let applies = match reason {
-            Reason::Leave(seat) | Reason::Resync(seat) => self.live.contains(&seat),
-            Reason::Rejoin(seat) => seat < self.players && !self.live.contains(&seat),
-            Reason::Spectate(_) => true,
-        };
-        if applies && self.wanted.insert(reason) && matches!(self.phase, Phase::Playing) {
-            self.last_sent = None;
-            self.poll_wanted(now);
-        }
-    }
-
-    /// While playing: start a transition for what is wanted, or ask the leader.
-    fn poll_wanted(&mut self, now: Duration) {
-        if self.wanted.is_empty() {
-            return;
-        }
-        let leaving = self.leaving_of(&self.wanted);
-        let due = self
-            .last_sent
-            .is_none_or(|at| now.saturating_sub(at) >= RESEND);
-        match self.leader(&leaving) {
-            Some(leader) if leader == self.me => self.lead(now),
-            Some(leader) if due => {
-                self.last_sent = Some(now);
-                for reason in &self.wanted {
-                    self.actions.push(Action::Send(
-                        leader,
-                        Message::Ask {
-                            epoch: self.epoch,
-                            reason: *reason,
-                        },
-                    ));
-                }
-            }
-            _ => {}
-        }
-    }
-
-    /// Starts a new attempt led by this player, for everything wanted.
-    fn lead(&mut self, now: Duration) {
-        let ballot = Ballot {
-            round: self.seen.round + 1,
-            leader: self.me,
-        };
-        self.seen = ballot;
-        let reasons: Vec<Reason> = self.wanted.iter().copied().collect();
-        let leaving = self.leaving_of(&self.wanted);
-        self.phase = Phase::Gathering {
-            ballot,
-            reasons,
-            leaving,
-            reports: BTreeMap::new(),
-        };
-        self.since = now;
-        self.last_sent = None;
-        self.actions.push(Action::Freeze(ballot));
-        self.resend(now);
-    }
-
-    /// The seats that report in the current attempt, leader included.
+    /// The seats that report in an attempt that counts `leaving` out, leader included.
     fn participants(&self, leaving: &BTreeSet<usize>) -> Vec<usize> {
         self.live
             .iter()
@@ -541,14 +598,121 @@ impl<I: Copy + PartialEq + Default + std::fmt::Debug> Agreement<I> {
             .collect()
     }
 
+    /// Whether anyone is left to go on when `leaving` go.
+    fn quorum(&self, leaving: &BTreeSet<usize>) -> bool {
+        !self.participants(leaving).is_empty()
+    }
+
+    /// Wants a transition for `reason` (this player noticed it): leads one, or asks the
+    /// leader to.
+    pub fn propose(&mut self, reason: Reason, now: Duration) {
+        let applies = match reason {
+            Reason::Leave(seat) | Reason::Resync(seat) => self.live.contains(&seat),
+            Reason::Rejoin(seat) => seat < self.players && !self.live.contains(&seat),
+            Reason::Spectate(_) => true,
+        };
+        if applies && self.wanted.len() < WANTED_MAX && self.wanted.insert(reason) {
+            self.asked = None;
+            if matches!(self.phase, Phase::Playing | Phase::Orphan) {
+                self.poll_wanted(now);
+            }
+        }
+    }
+
+    /// While playing (or orphaned): lead a transition for what is wanted, or ask the leader.
+    fn poll_wanted(&mut self, now: Duration) {
+        if self.wanted.is_empty() {
+            return;
+        }
+        // A leader we would ask but no longer hear is gone too.
+        loop {
+            let leaving = self.leaving_of(&self.wanted);
+            match self.leader_for(&leaving) {
+                Some(leader)
+                    if leader != self.me
+                        && self.unheard.contains(&leader)
+                        && self.wanted.len() < WANTED_MAX =>
+                {
+                    self.wanted.insert(Reason::Leave(leader));
+                }
+                _ => break,
+            }
+        }
+        let leaving = self.leaving_of(&self.wanted);
+        let due = self.asked.is_none_or(|at| now.saturating_sub(at) >= RESEND);
+        match self.leader_for(&leaving) {
+            Some(leader) if leader == self.me => self.lead(now),
+            Some(leader) if due => {
+                self.asked = Some(now);
+                for reason in &self.wanted {
+                    if matches!(reason, Reason::Leave(_) | Reason::Resync(_)) {
+                        self.actions.push(Action::Send(
+                            leader,
+                            Message::Ask {
+                                epoch: self.epoch,
+                                reason: *reason,
+                            },
+                        ));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Starts a new attempt led by this player, for everything wanted.
+    fn lead(&mut self, now: Duration) {
+        let leaving = self.leaving_of(&self.wanted);
+        let Some(round) = self.seen.round.checked_add(1) else {
+            self.stuck(Stuck::NoQuorum);
+            return;
+        };
+        if !self.quorum(&leaving) {
+            self.stuck(Stuck::NoQuorum);
+            return;
+        }
+        let ballot = Ballot {
+            round,
+            leader: self.me,
+        };
+        if !matches!(
+            self.phase,
+            Phase::Gathering { .. } | Phase::Committing { .. }
+        ) {
+            self.attempt_began = now;
+        }
+        self.seen = ballot;
+        self.phase = Phase::Gathering {
+            ballot,
+            reasons: self.wanted.iter().copied().collect(),
+            leaving,
+            reports: BTreeMap::new(),
+        };
+        self.since = now;
+        self.sent = None;
+        self.actions.push(Action::Freeze(ballot));
+        self.resend(now);
+    }
+
+    /// Ends the attempt here without a next epoch.
+    fn stuck(&mut self, why: Stuck) {
+        self.phase = Phase::Playing;
+        self.wanted.clear();
+        self.actions.push(Action::Stuck(why));
+    }
+
     /// Takes a message from the player in seat `from`.
     pub fn handle(&mut self, from: usize, message: Message<I>, now: Duration) {
         if from >= self.players || from == self.me {
             return;
         }
+        // Whatever it says, it is there.
+        self.unheard.remove(&from);
         match message {
             Message::Ask { epoch, reason } => {
-                if epoch == self.epoch && self.live.contains(&from) {
+                let heard_of =
+                    matches!(reason, Reason::Leave(s) | Reason::Resync(s) if s < self.players);
+                if epoch == self.epoch && self.live.contains(&from) && heard_of {
                     self.propose(reason, now);
                 }
             }
@@ -556,53 +720,56 @@ impl<I: Copy + PartialEq + Default + std::fmt::Debug> Agreement<I> {
                 ballot,
                 epoch,
                 reasons,
-                ..
-            } => {
-                if ballot.leader != from || ballot < self.seen || epoch != self.epoch {
+                leaving,
+            } => self.on_freeze(from, ballot, epoch, reasons, leaving, now),
+            Message::Nack { ballot, seen } => {
+                let mine = match &self.phase {
+                    Phase::Gathering { ballot, .. } | Phase::Committing { ballot, .. } => {
+                        Some(*ballot)
+                    }
+                    _ => None,
+                };
+                if mine != Some(ballot) {
                     return;
                 }
-                if ballot == self.seen {
-                    // Sent again: answer again what we answered.
-                    if let Phase::Frozen {
-                        report: Some(report),
-                        ..
-                    } = &self.phase
-                    {
-                        let report = report.clone();
-                        self.actions
-                            .push(Action::Send(from, Message::Report { ballot, report }));
-                    }
-                    if !matches!(self.phase, Phase::Playing) {
-                        self.since = now;
-                        return;
-                    }
+                if seen > ballot {
+                    // A higher attempt is under way: follow it once its leader freezes us.
+                    self.seen = seen;
+                    self.phase = Phase::Orphan;
+                    self.since = now;
+                } else {
+                    // It still hears a seat we count out: wait for it to notice.
+                    self.since = now;
                 }
-                self.seen = ballot;
-                self.wanted.extend(reasons);
-                self.phase = Phase::Frozen {
-                    ballot,
-                    report: None,
-                };
-                self.since = now;
-                self.actions.push(Action::Freeze(ballot));
             }
             Message::Report { ballot, report } => {
-                if let Phase::Gathering {
+                let Phase::Gathering {
                     ballot: mine,
-                    reports,
                     leaving,
                     ..
-                } = &mut self.phase
-                {
-                    // The first report of each counts: a player cannot change its story.
-                    if ballot == *mine && report.seat == from && !leaving.contains(&from) {
+                } = &self.phase
+                else {
+                    return;
+                };
+                let taking_part = self.participants(leaving).contains(&from);
+                if ballot == *mine && report.seat == from && taking_part {
+                    if let Phase::Gathering { reports, .. } = &mut self.phase {
+                        // The first report of each counts: a player cannot change its story.
                         reports.entry(from).or_insert(report);
-                        self.gathered(now);
                     }
+                    self.gathered(now);
                 }
             }
             Message::Commit { ballot, plan } => {
-                if ballot.leader != from || ballot != self.seen {
+                if ballot != self.seen || ballot.leader != from {
+                    return;
+                }
+                let fits = u64::from(plan.cut) >= u64::from(plan.base)
+                    && plan.inputs.len() as u64 == u64::from(plan.cut - plan.base.min(plan.cut))
+                    && plan.inputs.len() as u64 <= u64::from(PLAN_FRAMES_MAX)
+                    && plan.inputs.iter().all(|i| i.len() == self.players)
+                    && plan.departures.keys().all(|s| *s < self.players);
+                if !fits {
                     return;
                 }
                 match &self.phase {
@@ -619,36 +786,40 @@ impl<I: Copy + PartialEq + Default + std::fmt::Debug> Agreement<I> {
                         self.actions
                             .push(Action::Send(from, Message::Done { ballot, hash }));
                     }
+                    Phase::Replaying { .. } => self.since = now,
                     _ => {}
                 }
             }
             Message::Done { ballot, hash } => {
-                if let Phase::Committing {
-                    ballot: mine, done, ..
-                } = &mut self.phase
-                {
-                    if ballot == *mine && !done.contains_key(&from) {
-                        done.insert(from, hash);
-                        self.committed(now);
-                    }
-                }
-            }
-            Message::Start { ballot, next } => {
-                if ballot.leader != from || ballot < self.seen || next.epoch != self.epoch + 1 {
-                    // Sent again after we started: say so again.
-                    if ballot == self.seen && next.epoch == self.epoch && !self.frozen() {
-                        self.actions
-                            .push(Action::Send(from, Message::Started { ballot }));
-                    }
+                let Phase::Committing {
+                    ballot: mine,
+                    leaving,
+                    ..
+                } = &self.phase
+                else {
                     return;
+                };
+                let taking_part = self.participants(leaving).contains(&from);
+                if ballot == *mine && taking_part {
+                    if let Phase::Committing { done, .. } = &mut self.phase {
+                        done.entry(from).or_insert(hash);
+                    }
+                    self.committed(now);
                 }
-                // Also a player that missed the freeze or the commit (it fetches the state),
-                // or one the others went on without (the next epoch does not count it).
-                self.seen = ballot;
-                self.begin(next, now);
-                self.actions
-                    .push(Action::Send(from, Message::Started { ballot }));
             }
+            Message::Abort { ballot } => {
+                if ballot >= self.seen
+                    && ballot.leader == from
+                    && self.seen.leader == from
+                    && matches!(
+                        self.phase,
+                        Phase::Frozen { .. } | Phase::Replaying { .. } | Phase::Orphan
+                    )
+                {
+                    self.stuck(Stuck::Aborted);
+                }
+            }
+            Message::Start { ballot, next } => self.on_start(from, ballot, next, now),
             Message::Started { ballot } => {
                 if let Some((Message::Start { ballot: mine, .. }, waiting, _)) = &mut self.unacked {
                     if ballot == *mine {
@@ -657,6 +828,108 @@ impl<I: Copy + PartialEq + Default + std::fmt::Debug> Agreement<I> {
                 }
             }
         }
+    }
+
+    fn on_freeze(
+        &mut self,
+        from: usize,
+        ballot: Ballot,
+        epoch: u32,
+        reasons: Vec<Reason>,
+        leaving: BTreeSet<usize>,
+        now: Duration,
+    ) {
+        let entitled = ballot.leader == from
+            && epoch == self.epoch
+            && leaving
+                .iter()
+                .all(|s| self.live.contains(s) && *s != self.me)
+            && self.leader_for(&leaving) == Some(from)
+            && reasons.len() <= WANTED_MAX;
+        if !entitled {
+            return;
+        }
+        if ballot < self.seen {
+            let seen = self.seen;
+            self.actions
+                .push(Action::Send(from, Message::Nack { ballot, seen }));
+            return;
+        }
+        // Count a seat out only once we no longer hear it either.
+        if leaving.iter().any(|s| !self.unheard.contains(s)) {
+            if self.seen.leader == from {
+                // Our leader is alive, only ahead of us.
+                self.since = now;
+            }
+            let seen = self.seen;
+            self.actions
+                .push(Action::Send(from, Message::Nack { ballot, seen }));
+            return;
+        }
+        if ballot == self.seen {
+            // Sent again: a sign of life of the leader; answer again what we answered.
+            self.since = now;
+            if let Phase::Frozen {
+                report: Some(report),
+                ..
+            } = &self.phase
+            {
+                let report = report.clone();
+                self.actions
+                    .push(Action::Send(from, Message::Report { ballot, report }));
+            }
+            if !matches!(self.phase, Phase::Playing | Phase::Orphan) {
+                return;
+            }
+        }
+        self.seen = ballot;
+        for reason in reasons {
+            if self.wanted.len() < WANTED_MAX {
+                self.wanted.insert(reason);
+            }
+        }
+        self.phase = Phase::Frozen {
+            ballot,
+            report: None,
+        };
+        self.since = now;
+        self.actions.push(Action::Freeze(ballot));
+    }
+
+    fn on_start(&mut self, from: usize, ballot: Ballot, next: Next, now: Duration) {
+        let fits = next
+            .live
+            .iter()
+            .chain(&next.holders)
+            .all(|s| *s < self.players)
+            && next.reasons.len() <= WANTED_MAX
+            && !next.live.is_empty();
+        if !fits || ballot.leader != from {
+            return;
+        }
+        if ballot == self.seen && next.epoch == self.epoch && !self.frozen() {
+            // Sent again after we started: say so again.
+            self.actions
+                .push(Action::Send(from, Message::Started { ballot }));
+            return;
+        }
+        // From the attempt we follow, or (a player that missed the freeze: a rejoiner, or
+        // one counted out) a higher one for the next epoch.
+        let ours = ballot == self.seen
+            && matches!(self.phase, Phase::Frozen { .. } | Phase::Replaying { .. });
+        // A start we did not follow must come from the leader entitled to it: the lowest
+        // seat playing that the next epoch keeps.
+        let removed: BTreeSet<usize> = self.live.difference(&next.live).copied().collect();
+        let later = ballot > self.seen
+            && matches!(self.phase, Phase::Playing | Phase::Orphan)
+            && self.leader_for(&removed) == Some(from);
+        if next.epoch != self.epoch.wrapping_add(1) || !(ours || later) {
+            return;
+        }
+        self.seen = ballot;
+        self.begin(next, now);
+        self.actions
+            .push(Action::Send(from, Message::Started { ballot }));
     }
 
     /// The session's report, after [`Action::Freeze`].
@@ -703,6 +976,17 @@ impl<I: Copy + PartialEq + Default + std::fmt::Debug> Agreement<I> {
         }
     }
 
+    /// As leader: tells the others the attempt failed, and is stuck.
+    fn abort(&mut self, ballot: Ballot, leaving: &BTreeSet<usize>, why: Stuck) {
+        for seat in self.participants(leaving) {
+            if seat != self.me {
+                self.actions
+                    .push(Action::Send(seat, Message::Abort { ballot }));
+            }
+        }
+        self.stuck(why);
+    }
+
     /// As leader: once every participant reported, plans and commits.
     fn gathered(&mut self, now: Duration) {
         let Phase::Gathering {
@@ -721,26 +1005,27 @@ impl<I: Copy + PartialEq + Default + std::fmt::Debug> Agreement<I> {
         {
             return;
         }
+        let (ballot, reasons, leaving) = (*ballot, reasons.clone(), leaving.clone());
         let reports: Vec<Report<I>> = reports.values().cloned().collect();
-        match plan(self.players, &reports, leaving) {
+        // Seats out of this epoch (gone before) are idle throughout, like those leaving now.
+        let idle: BTreeSet<usize> = (0..self.players)
+            .filter(|s| leaving.contains(s) || !self.live.contains(s))
+            .collect();
+        match plan(self.players, &reports, &idle) {
             Ok(plan) => {
                 self.phase = Phase::Committing {
-                    ballot: *ballot,
-                    reasons: reasons.clone(),
-                    leaving: leaving.clone(),
+                    ballot,
+                    reasons,
+                    leaving,
                     plan: plan.clone(),
                     done: BTreeMap::new(),
                 };
                 self.since = now;
-                self.last_sent = None;
+                self.sent = None;
                 self.actions.push(Action::Replay(plan));
                 self.resend(now);
             }
-            Err(err) => {
-                self.phase = Phase::Playing;
-                self.wanted.clear();
-                self.actions.push(Action::Stuck(err));
-            }
+            Err(err) => self.abort(ballot, &leaving, Stuck::Plan(err)),
         }
     }
 
@@ -760,6 +1045,7 @@ impl<I: Copy + PartialEq + Default + std::fmt::Debug> Agreement<I> {
         if participants.iter().any(|s| !done.contains_key(s)) {
             return;
         }
+        let (ballot, reasons, leaving, cut) = (*ballot, reasons.clone(), leaving.clone(), plan.cut);
         // The state most replays reached; with 3 or more players at least two must agree,
         // with 1 or 2 the leader's stands (no majority can decide).
         let mut votes: BTreeMap<[u8; 32], BTreeSet<usize>> = BTreeMap::new();
@@ -769,28 +1055,20 @@ impl<I: Copy + PartialEq + Default + std::fmt::Debug> Agreement<I> {
             }
         }
         let mine = done.get(&self.me).copied().flatten();
-        let best = votes
-            .iter()
-            .max_by_key(|(hash, seats)| (seats.len(), Some(**hash) == mine))
-            .map(|(hash, seats)| (*hash, seats.clone()));
-        let decided = match best {
-            Some((hash, seats)) if seats.len() >= 2 || participants.len() <= 2 => {
-                if participants.len() <= 2 && seats.len() < 2 {
-                    mine.map(|m| (m, BTreeSet::from([self.me])))
-                } else {
-                    Some((hash, seats))
-                }
-            }
-            _ => None,
+        let decided = if participants.len() <= 2 {
+            mine.map(|m| (m, votes.get(&m).cloned().unwrap_or_default()))
+        } else {
+            let most = votes.values().map(BTreeSet::len).max().unwrap_or(0);
+            let best: Vec<_> = votes.iter().filter(|(_, v)| v.len() == most).collect();
+            // Two states with equal votes: none wins.
+            (most >= 2 && best.len() == 1).then(|| (*best[0].0, best[0].1.clone()))
         };
         let Some((hash, holders)) = decided else {
-            self.phase = Phase::Playing;
-            self.wanted.clear();
-            self.actions.push(Action::Stuck(PlanError::NoCommonBase));
+            self.abort(ballot, &leaving, Stuck::NoMajority);
             return;
         };
         let mut live = self.live.clone();
-        for reason in reasons {
+        for reason in &reasons {
             match reason {
                 Reason::Leave(seat) => {
                     live.remove(seat);
@@ -802,15 +1080,15 @@ impl<I: Copy + PartialEq + Default + std::fmt::Debug> Agreement<I> {
             }
         }
         let next = Next {
-            epoch: self.epoch + 1,
-            cut: plan.cut,
+            epoch: self.epoch.wrapping_add(1),
+            cut,
             hash,
             holders,
             live,
-            reasons: reasons.clone(),
+            reasons,
         };
         let start = Message::Start {
-            ballot: *ballot,
+            ballot,
             next: next.clone(),
         };
         // Leavers hear it too, in case they are still there: they learn they are out.
@@ -821,8 +1099,8 @@ impl<I: Copy + PartialEq + Default + std::fmt::Debug> Agreement<I> {
             .filter(|&s| s != self.me)
             .collect();
         self.unacked = Some((start, waiting, now));
+        self.start_sent = None;
         self.begin(next, now);
-        self.last_sent = None;
         self.resend(now);
     }
 
@@ -833,41 +1111,47 @@ impl<I: Copy + PartialEq + Default + std::fmt::Debug> Agreement<I> {
         for reason in &next.reasons {
             self.wanted.remove(reason);
         }
-        // Reasons that no longer apply: a leaver already gone, a rejoiner already back.
-        let live = self.live.clone();
+        // Reasons that no longer apply: a seat gone, or one still playing that we hear again
+        // (a leader we wrongly thought gone); a rejoiner back; a resync of a seat gone.
+        let (live, unheard) = (self.live.clone(), self.unheard.clone());
         self.wanted.retain(|r| match r {
-            Reason::Leave(seat) => live.contains(seat),
+            Reason::Leave(seat) => live.contains(seat) && unheard.contains(seat),
             Reason::Rejoin(seat) => !live.contains(seat),
-            _ => true,
+            Reason::Resync(seat) => live.contains(seat),
+            Reason::Spectate(_) => true,
         });
         self.phase = Phase::Playing;
         self.since = now;
         self.actions.push(Action::Start(next));
     }
 
-    /// Sends what is unanswered (if it is time), and handles timeouts.
+    /// Sends the phase's messages (if it is time) to every player in the attempt, and a
+    /// start not yet answered.
     fn resend(&mut self, now: Duration) {
         if self
-            .last_sent
-            .is_some_and(|at| now.saturating_sub(at) < RESEND)
+            .start_sent
+            .is_none_or(|at| now.saturating_sub(at) >= RESEND)
         {
-            return;
-        }
-        self.last_sent = Some(now);
-        if let Some((start, waiting, _)) = &self.unacked {
-            for &seat in waiting {
-                self.actions.push(Action::Send(seat, start.clone()));
+            if let Some((start, waiting, _)) = &self.unacked {
+                self.start_sent = Some(now);
+                for &seat in waiting {
+                    self.actions.push(Action::Send(seat, start.clone()));
+                }
             }
         }
+        if self.sent.is_some_and(|at| now.saturating_sub(at) < RESEND) {
+            return;
+        }
+        self.sent = Some(now);
         match &self.phase {
             Phase::Gathering {
                 ballot,
                 reasons,
                 leaving,
-                reports,
+                ..
             } => {
                 for seat in self.participants(leaving) {
-                    if seat != self.me && !reports.contains_key(&seat) {
+                    if seat != self.me {
                         self.actions.push(Action::Send(
                             seat,
                             Message::Freeze {
@@ -884,11 +1168,10 @@ impl<I: Copy + PartialEq + Default + std::fmt::Debug> Agreement<I> {
                 ballot,
                 leaving,
                 plan,
-                done,
                 ..
             } => {
                 for seat in self.participants(leaving) {
-                    if seat != self.me && !done.contains_key(&seat) {
+                    if seat != self.me {
                         self.actions.push(Action::Send(
                             seat,
                             Message::Commit {
@@ -899,60 +1182,86 @@ impl<I: Copy + PartialEq + Default + std::fmt::Debug> Agreement<I> {
                     }
                 }
             }
-            Phase::Playing | Phase::Frozen { .. } | Phase::Replaying { .. } => {}
+            _ => {}
         }
     }
 
     /// What to do now: resends, timeouts, and everything decided since the last poll.
     pub fn poll(&mut self, now: Duration) -> Vec<Action<I>> {
-        let waited = now.saturating_sub(self.since) >= ANSWER_TIMEOUT;
         if let Some((_, waiting, sent)) = &self.unacked {
-            if waiting.is_empty() || now.saturating_sub(*sent) >= 2 * ANSWER_TIMEOUT {
+            if waiting.is_empty() || now.saturating_sub(*sent) >= START_RESEND_FOR {
                 self.unacked = None;
             }
         }
-        let leading = match &self.phase {
+        let waited = now.saturating_sub(self.since);
+        let leading = matches!(
+            self.phase,
+            Phase::Gathering { .. } | Phase::Committing { .. }
+        );
+        if leading && now.saturating_sub(self.attempt_began) >= ATTEMPT_MAX {
+            let (ballot, leaving) = match &self.phase {
+                Phase::Gathering {
+                    ballot, leaving, ..
+                }
+                | Phase::Committing {
+                    ballot, leaving, ..
+                } => (*ballot, leaving.clone()),
+                _ => (self.seen, BTreeSet::new()),
+            };
+            self.abort(ballot, &leaving, Stuck::TooLong);
+            return std::mem::take(&mut self.actions);
+        }
+        match &self.phase {
             Phase::Gathering {
                 leaving, reports, ..
-            } => Some((
-                leaving.clone(),
-                reports.keys().copied().collect::<BTreeSet<_>>(),
-            )),
-            Phase::Committing { leaving, done, .. } => {
-                Some((leaving.clone(), done.keys().copied().collect()))
+            } if waited >= ANSWER_TIMEOUT => {
+                let answered: BTreeSet<usize> = reports.keys().copied().collect();
+                self.without_the_silent(leaving.clone(), &answered, now);
             }
-            _ => None,
-        };
-        match &self.phase {
-            Phase::Gathering { .. } | Phase::Committing { .. } if waited => {
-                // Go on without the silent: they leave too, in a new attempt.
-                let (leaving, answered) = leading.unwrap_or_default();
-                let silent: Vec<usize> = self
-                    .participants(&leaving)
-                    .into_iter()
-                    .filter(|s| *s != self.me && !answered.contains(s))
-                    .collect();
-                for seat in silent {
-                    self.wanted.insert(Reason::Leave(seat));
-                }
-                self.lead(now);
+            Phase::Committing { leaving, done, .. } if waited >= ANSWER_TIMEOUT => {
+                let answered: BTreeSet<usize> = done.keys().copied().collect();
+                self.without_the_silent(leaving.clone(), &answered, now);
             }
-            Phase::Frozen { ballot, .. } | Phase::Replaying { ballot, .. } if waited => {
-                // The leader is gone: it leaves, and the next in line leads.
+            Phase::Frozen { ballot, .. } | Phase::Replaying { ballot, .. }
+                if waited >= LEADER_TIMEOUT =>
+            {
+                // A leader we no longer hear is gone: it leaves, and the next in line leads.
+                // One we still hear has moved on to an attempt we refused: wait for it.
                 let leader = ballot.leader;
-                self.wanted.insert(Reason::Leave(leader));
-                self.phase = Phase::Playing;
+                if self.unheard.contains(&leader) && self.wanted.len() < WANTED_MAX {
+                    self.wanted.insert(Reason::Leave(leader));
+                }
+                self.phase = Phase::Orphan;
                 self.since = now;
-                self.last_sent = None;
+                self.asked = None;
                 self.poll_wanted(now);
             }
-            Phase::Playing => {
+            Phase::Orphan if waited >= ATTEMPT_MAX => {
+                // Nobody led us anywhere for that long: the transition failed.
+                self.stuck(Stuck::Aborted);
+            }
+            Phase::Playing | Phase::Orphan => {
                 self.poll_wanted(now);
                 self.resend(now);
             }
             _ => self.resend(now),
         }
         std::mem::take(&mut self.actions)
+    }
+
+    /// As leader: a new attempt that also counts out the participants that did not answer.
+    fn without_the_silent(
+        &mut self,
+        leaving: BTreeSet<usize>,
+        answered: &BTreeSet<usize>,
+        now: Duration,
+    ) {
+        for seat in self.participants(&leaving) {
+            if seat != self.me && !answered.contains(&seat) && self.wanted.len() < WANTED_MAX {
+                self.wanted.insert(Reason::Leave(seat));
+            }
+        }
+        self.lead(now);
     }
 }
 

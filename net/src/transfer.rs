@@ -35,6 +35,12 @@ pub const WINDOW: u32 = 256;
 pub const FETCHES_MAX: usize = 4;
 /// Transfers a sender serves at once, at most; more requests are refused.
 pub const SERVING_MAX: usize = 8;
+/// Transfers a sender serves to one peer at once, at most.
+pub const SERVING_PER_PEER: usize = 2;
+/// How long a whole fetch may take, however steadily chunks trickle in.
+pub const FETCH_MAX: Duration = Duration::from_secs(30);
+/// Chunks an acknowledgement describes beyond its first missing one: the whole window.
+pub const ACK_BITS: u32 = WINDOW;
 /// Bytes per second a sender sends by default, over all its transfers.
 pub const DEFAULT_RATE: u64 = 16 << 20;
 /// How long a chunk (or a request) waits for its acknowledgement before it is sent again.
@@ -80,14 +86,14 @@ pub enum Message {
         bytes: Vec<u8>,
     },
     /// Receiver to sender: every chunk below `below` arrived, and chunk `below + 1 + i` for
-    /// every bit `i` set in `also`.
+    /// every bit `i` set in `also` (bit `i % 64` of word `i / 64`).
     Ack {
         /// The transfer.
         id: TransferId,
         /// Chunks before this one all arrived.
         below: u32,
-        /// The 64 chunks after `below`, one bit each.
-        also: u64,
+        /// The [`ACK_BITS`] chunks after `below`, one bit each.
+        also: [u64; 4],
     },
     /// Sender to receiver: no state of that frame with that hash here, or too busy.
     Refuse {
@@ -115,8 +121,9 @@ pub enum DecodeError {
     Range,
 }
 
+/// A state's chunks: an empty state is one empty chunk.
 fn chunks_of(len: u32) -> u32 {
-    len.div_ceil(CHUNK_LEN as u32)
+    len.div_ceil(CHUNK_LEN as u32).max(1)
 }
 
 /// The number of bytes of chunk `index` of a state of `len` bytes.
@@ -152,7 +159,9 @@ impl Message {
             }
             Message::Ack { below, also, .. } => {
                 out.extend_from_slice(&below.to_le_bytes());
-                out.extend_from_slice(&also.to_le_bytes());
+                for word in also {
+                    out.extend_from_slice(&word.to_le_bytes());
+                }
             }
             Message::Refuse { .. } | Message::Cancel { .. } => {}
         }
@@ -210,9 +219,14 @@ impl Message {
                 })
             }
             TAG_ACK => {
-                exact(17)?;
-                let also =
-                    u64::from_le_bytes(bytes[9..17].try_into().map_err(|_| DecodeError::Length)?);
+                exact(41)?;
+                let mut also = [0u64; 4];
+                for (i, word) in also.iter_mut().enumerate() {
+                    let at = 9 + 8 * i;
+                    let mut eight = [0u8; 8];
+                    eight.copy_from_slice(&bytes[at..at + 8]);
+                    *word = u64::from_le_bytes(eight);
+                }
                 Ok(Message::Ack {
                     id,
                     below: u32_at(5)?,
@@ -325,8 +339,8 @@ pub enum TransferError {
         /// The receiver's limit.
         limit: usize,
     },
-    /// Nothing came for [`GIVE_UP_AFTER`].
-    #[error("no progress for {} s", GIVE_UP_AFTER.as_secs())]
+    /// Nothing came for [`GIVE_UP_AFTER`], or the whole fetch took [`FETCH_MAX`].
+    #[error("no progress for {} s, or no end after {} s", GIVE_UP_AFTER.as_secs(), FETCH_MAX.as_secs())]
     TimedOut,
     /// Too many fetches already running ([`FETCHES_MAX`]).
     #[error("too many state transfers at once")]
@@ -348,6 +362,8 @@ struct Fetching<P> {
     /// When the request was last sent (until a chunk arrives).
     requested_at: Option<Duration>,
     last_progress: Duration,
+    /// When it was asked for.
+    began: Duration,
     /// New chunks since the last acknowledgement, and whether one is owed at all.
     unacked: u32,
     ack_due: bool,
@@ -401,6 +417,7 @@ impl<P: Copy + Ord> Incoming<P> {
                 got: Bits::default(),
                 requested_at: None,
                 last_progress: now,
+                began: now,
                 unacked: 0,
                 ack_due: false,
             },
@@ -450,7 +467,12 @@ impl<P: Copy + Ord> Incoming<P> {
                     fetch.got = Bits::new(chunks_of(len));
                     fetch.requested_at = None;
                 }
-                // The decoder checked that the index and the bytes fit `len`.
+                // The decoder checked that the index and the bytes fit `len`; a message built
+                // by hand is checked again.
+                if index >= chunks_of(len) || bytes.len() != chunk_len(len, index) {
+                    self.stats.inconsistent += 1;
+                    return;
+                }
                 if !fetch.got.set(index) {
                     self.stats.duplicates += 1;
                     // Our acknowledgement may have been lost: say again what we hold.
@@ -497,7 +519,9 @@ impl<P: Copy + Ord> Incoming<P> {
     pub fn poll(&mut self, now: Duration) -> Vec<(P, Message)> {
         let mut timed_out = Vec::new();
         for (&id, fetch) in &mut self.fetching {
-            if now.saturating_sub(fetch.last_progress) >= GIVE_UP_AFTER {
+            if now.saturating_sub(fetch.last_progress) >= GIVE_UP_AFTER
+                || now.saturating_sub(fetch.began) >= FETCH_MAX
+            {
                 timed_out.push(id);
                 continue;
             }
@@ -549,10 +573,10 @@ impl<P: Copy + Ord> Incoming<P> {
 fn ack_of<P>(id: TransferId, fetch: &mut Fetching<P>) -> Message {
     let n = fetch.len.map_or(0, chunks_of);
     let below = fetch.got.first_clear(n);
-    let mut also = 0u64;
-    for i in 0..64 {
-        if fetch.got.get(below + 1 + i) {
-            also |= 1 << i;
+    let mut also = [0u64; 4];
+    for i in 0..ACK_BITS {
+        if fetch.got.get(below.saturating_add(1 + i)) {
+            also[i as usize / 64] |= 1 << (i % 64);
         }
     }
     fetch.unacked = 0;
@@ -615,7 +639,9 @@ impl<P: Copy + Ord> Outgoing<P> {
                 if self.serving.contains_key(&(from, id)) {
                     return; // a request sent again; already served
                 }
-                let blob = (self.serving.len() < SERVING_MAX)
+                let theirs = self.serving.keys().filter(|(to, _)| *to == from).count();
+                let room = self.serving.len() < SERVING_MAX && theirs < SERVING_PER_PEER;
+                let blob = room
                     .then(|| lookup(frame, &hash))
                     .flatten()
                     .filter(|blob| u32::try_from(blob.len()).is_ok());
@@ -652,9 +678,9 @@ impl<P: Copy + Ord> Outgoing<P> {
                     progress |= serving.acked.set(i);
                 }
                 serving.acked_below = serving.acked_below.max(below);
-                for i in 0..64 {
-                    let index = below + 1 + i;
-                    if also & (1 << i) != 0 && index < serving.next_new {
+                for i in 0..ACK_BITS {
+                    let index = below.saturating_add(1 + i);
+                    if also[i as usize / 64] & (1 << (i % 64)) != 0 && index < serving.next_new {
                         progress |= serving.acked.set(index);
                     }
                 }
@@ -682,8 +708,10 @@ impl<P: Copy + Ord> Outgoing<P> {
             .saturating_sub(last)
             .as_micros()
             .min(u128::from(u32::MAX)) as u64;
-        let earned = self.fraction + self.rate * micros;
-        self.tokens = (self.tokens + earned / 1_000_000).min(burst);
+        let earned = self
+            .fraction
+            .saturating_add(self.rate.saturating_mul(micros));
+        self.tokens = self.tokens.saturating_add(earned / 1_000_000).min(burst);
         self.fraction = earned % 1_000_000;
     }
 

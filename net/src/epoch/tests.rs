@@ -74,19 +74,40 @@ fn random_departures_give_one_plan_true_to_what_happened() {
         // the others' up to around their frame (itself up to its own frame plus delay).
         // Confirmed: every seat's input known before it. Every survivor keeps its states back
         // to a little before the oldest confirmed frame among them.
-        let known: Vec<(usize, Vec<u32>, u32)> = (0..players)
-            .filter(|s| Some(*s) != leaver)
-            .map(|seat| {
-                let frame = 200 + rng.rand_range(0..16) as u32;
-                let known_until: Vec<u32> = (0..players)
+        let survivors: Vec<usize> = (0..players).filter(|s| Some(*s) != leaver).collect();
+        let frames: BTreeMap<usize, u32> = survivors
+            .iter()
+            .map(|&s| (s, 200 + rng.rand_range(0..16) as u32))
+            .collect();
+        let mut views: BTreeMap<usize, Vec<u32>> = survivors
+            .iter()
+            .map(|&seat| {
+                let view = (0..players)
                     .map(|s| match leaver {
                         Some(l) if s == l => last - rng.rand_range(0..4) as u32,
-                        _ if s == seat => frame + 2,
-                        _ => frame - rng.rand_range(0..6) as u32,
+                        _ if s == seat => frames[&seat] + 2,
+                        _ => frames[&seat] - rng.rand_range(0..6) as u32,
                     })
                     .collect();
-                let confirmed = known_until.iter().copied().min().expect("seats").min(frame);
-                (seat, known_until, confirmed)
+                (seat, view)
+            })
+            .collect();
+        // A player has its own inputs at least as far as anyone else does (it made them).
+        for &seat in &survivors {
+            let furthest = views.values().map(|v| v[seat]).max().expect("views");
+            views.get_mut(&seat).expect("view")[seat] = furthest;
+        }
+        // Confirmed: every seat's input known before it.
+        let known: Vec<(usize, Vec<u32>, u32)> = views
+            .into_iter()
+            .map(|(seat, view)| {
+                let confirmed = view
+                    .iter()
+                    .copied()
+                    .min()
+                    .expect("seats")
+                    .min(frames[&seat]);
+                (seat, view, confirmed)
             })
             .collect();
         let oldest_confirmed = known.iter().map(|k| k.2).min().expect("survivors");
@@ -246,7 +267,7 @@ fn malformed_and_incomplete_reports_are_refused() {
         Err(PlanError::Incomplete {
             seat: 0,
             confirmed: 45,
-            cut: 42
+            cut: 40
         })
     );
 }
@@ -279,11 +300,15 @@ struct Member {
     agreement: Agreement<Input>,
     /// Gone: hears and says nothing from `gone_at` ms on.
     gone_at: Option<u64>,
+    /// Still heard (its GGRS traffic flows), but its agreement messages are lost both ways.
+    mute: bool,
+    /// The side of a partition it is on: messages and hearing cross no sides.
+    side: u8,
     /// Its replays reach another state (the minority of a desync): this one.
     desynced: Option<u8>,
     frozen_at: Option<u64>,
     started: Vec<Next>,
-    stuck: Vec<PlanError>,
+    stuck: Vec<Stuck>,
     /// The hash its last replay reached.
     reached: Option<[u8; 32]>,
 }
@@ -312,6 +337,8 @@ impl Table {
                 .map(|seat| Member {
                     agreement: Agreement::new(seat, players),
                     gone_at: None,
+                    mute: false,
+                    side: 0,
                     desynced: None,
                     frozen_at: None,
                     started: Vec::new(),
@@ -328,6 +355,16 @@ impl Table {
 
     fn alive(&self, seat: usize) -> bool {
         self.members[seat].gone_at.is_none_or(|at| self.now_ms < at)
+    }
+
+    /// Whether `seat` hears `other` (its GGRS traffic, as the session would tell).
+    fn heard(&self, seat: usize, other: usize) -> bool {
+        self.alive(other) && self.members[seat].side == self.members[other].side
+    }
+
+    /// Whether an agreement message from `from` reaches `to`.
+    fn reaches(&self, from: usize, to: usize) -> bool {
+        self.alive(to) && self.heard(to, from) && !self.members[to].mute && !self.members[from].mute
     }
 
     /// What a player holds when frozen: states 90..=100, every input before 100, and every
@@ -381,12 +418,13 @@ impl Table {
             if self.now_ms >= deadline {
                 for (seat, m) in self.members.iter().enumerate() {
                     eprintln!(
-                        "seat {seat}: epoch {} phase {:?} seen {:?} wanted {:?} started {:?}",
+                        "seat {seat}: epoch {} phase {:?} seen {:?} wanted {:?} started {:?} stuck {:?}",
                         m.agreement.epoch,
                         m.agreement.phase,
                         m.agreement.seen,
                         m.agreement.wanted,
                         m.started.iter().map(|n| n.epoch).collect::<Vec<_>>(),
+                        m.stuck,
                     );
                 }
                 panic!("{what}: not done within {limit_ms} ms");
@@ -398,7 +436,7 @@ impl Table {
                     break;
                 }
                 let (to, from, message) = entry.remove();
-                if self.alive(to) && self.alive(from) {
+                if self.reaches(from, to) {
                     if std::env::var_os("EPOCH_DEBUG").is_some() && to == 2 {
                         eprintln!("{} ms: to 2 from {from}: {message:?}", self.now_ms);
                     }
@@ -407,6 +445,10 @@ impl Table {
             }
             for seat in 0..self.members.len() {
                 if self.alive(seat) {
+                    for other in (0..self.members.len()).filter(|&o| o != seat) {
+                        let heard = self.heard(seat, other);
+                        self.members[seat].agreement.hears(other, heard);
+                    }
                     let actions = self.members[seat].agreement.poll(now);
                     self.act(seat, actions);
                 }
@@ -427,9 +469,11 @@ impl Table {
     }
 
     fn the_next(&self, epoch: u32, seed: u64) -> Next {
-        let nexts: Vec<&Next> = (0..self.members.len())
-            .filter(|&s| self.alive(s))
-            .filter_map(|s| self.members[s].started.iter().find(|n| n.epoch == epoch))
+        // Every player that started this epoch, gone since or not, started the same one.
+        let nexts: Vec<&Next> = self
+            .members
+            .iter()
+            .flat_map(|m| m.started.iter().filter(|n| n.epoch == epoch))
             .collect();
         assert!(!nexts.is_empty(), "seed {seed}");
         assert!(
@@ -560,13 +604,22 @@ fn a_forged_report_gets_the_transition_stuck() {
     table.run(5_000, "stuck", |t| !t.members[0].stuck.is_empty());
     assert!(matches!(
         table.members[0].stuck[0],
-        PlanError::Conflict {
+        Stuck::Plan(PlanError::Conflict {
             frame: 101,
             seat: 0,
             ..
-        }
+        })
     ));
-    assert!(!table.members[0].agreement.frozen());
+    // The follower hears that the attempt failed: it is not left frozen, and does not take
+    // the leader for gone.
+    let until = table.now_ms + 5_000;
+    table.run(6_000, "after", |t| t.now_ms >= until);
+    assert_eq!(table.members[1].stuck, vec![Stuck::Aborted]);
+    for member in &table.members[..2] {
+        assert!(!member.agreement.frozen());
+        assert!(member.started.is_empty());
+        assert_eq!(member.stuck.len(), 1);
+    }
 }
 
 #[test]
@@ -608,4 +661,136 @@ fn a_rejoining_player_and_a_late_spectator_are_let_in() {
             "seed {seed}"
         );
     }
+}
+
+#[test]
+fn a_silent_player_never_costs_the_leader_its_place() {
+    // A transition for a spectator while seat 3 is silently gone: the leader goes on without
+    // seat 3 after its wait, and nobody takes the leader for gone (it speaks to every player
+    // in the attempt every RESEND).
+    for seed in 0..200u64 {
+        let mut table = Table::new(seed, 4, 0);
+        table.members[3].gone_at = Some(0);
+        table.propose(0, Reason::Spectate(1));
+        table.run(20_000, &format!("seed {seed}"), |t| t.all_started(1));
+        let next = table.the_next(1, seed);
+        assert_eq!(next.live, BTreeSet::from([0, 1, 2]), "seed {seed}");
+        let until = table.now_ms + 5_000;
+        table.run(6_000, "after", |t| t.now_ms >= until);
+        for member in &table.members[..3] {
+            assert_eq!(member.started.len(), 1, "seed {seed}");
+            assert!(!member.agreement.frozen(), "seed {seed}");
+        }
+    }
+}
+
+#[test]
+fn a_player_that_is_heard_is_never_counted_out() {
+    // Seat 2 plays on (the others hear it) but never answers the agreement: the leader wants
+    // to count it out, seat 1 refuses since it still hears it, and the attempt is given up
+    // after ATTEMPT_MAX. Nobody starts an epoch without seat 2, and nobody is left frozen.
+    let mut table = Table::new(9, 3, 0);
+    table.members[2].mute = true;
+    table.propose(0, Reason::Spectate(1));
+    table.run(15_000, "given up", |t| !t.members[0].stuck.is_empty());
+    assert_eq!(table.members[0].stuck, vec![Stuck::TooLong]);
+    let until = table.now_ms + 5_000;
+    table.run(6_000, "after", |t| t.now_ms >= until);
+    assert_eq!(table.members[1].stuck, vec![Stuck::Aborted]);
+    for member in &table.members {
+        assert!(member.started.is_empty());
+        assert!(!member.agreement.frozen());
+    }
+}
+
+#[test]
+fn both_sides_of_a_partition_go_on_each_agreed_within() {
+    for seed in 0..50u64 {
+        let mut table = Table::new(seed, 4, 10);
+        table.members[2].side = 1;
+        table.members[3].side = 1;
+        for (seat, gone) in [(0, 2), (1, 3), (2, 0), (3, 1)] {
+            table.propose(seat, Reason::Leave(gone));
+        }
+        table.run(20_000, &format!("seed {seed}"), |t| {
+            t.members.iter().all(|m| !m.started.is_empty())
+        });
+        for (a, b) in [(0, 1), (2, 3)] {
+            let (na, nb) = (&table.members[a].started, &table.members[b].started);
+            assert_eq!(na, nb, "seed {seed}: one side, two epochs");
+            assert_eq!(na.len(), 1, "seed {seed}");
+            assert_eq!(na[0].live, BTreeSet::from([a, b]), "seed {seed}");
+        }
+    }
+}
+
+#[test]
+fn only_the_entitled_leader_is_followed() {
+    let mut table = Table::new(4, 3, 0);
+    let now = Duration::ZERO;
+    let next = Next {
+        epoch: 1,
+        cut: 5,
+        hash: [7; 32],
+        holders: BTreeSet::from([2]),
+        live: BTreeSet::from([1, 2]),
+        reasons: vec![Reason::Leave(0)],
+    };
+    let ballot = Ballot {
+        round: 99,
+        leader: 2,
+    };
+    let member = &mut table.members[1].agreement;
+    // Seat 2 is not the lowest seat playing: neither its freeze nor its start counts.
+    member.handle(
+        2,
+        Message::Freeze {
+            ballot,
+            epoch: 0,
+            reasons: vec![Reason::Leave(0)],
+            leaving: BTreeSet::from([0]),
+        },
+        now,
+    );
+    member.handle(
+        2,
+        Message::Start {
+            ballot,
+            next: next.clone(),
+        },
+        now,
+    );
+    let actions = member.poll(now);
+    assert!(!member.frozen(), "{actions:?}");
+    assert!(actions
+        .iter()
+        .all(|a| !matches!(a, Action::Start(_) | Action::Freeze(_))));
+    // A huge round from the rightful leader is followed, and leading after it cannot wrap.
+    let huge = Ballot {
+        round: u32::MAX,
+        leader: 0,
+    };
+    member.hears(2, false);
+    member.handle(
+        0,
+        Message::Freeze {
+            ballot: huge,
+            epoch: 0,
+            reasons: vec![Reason::Leave(2)],
+            leaving: BTreeSet::from([2]),
+        },
+        now,
+    );
+    assert!(member.frozen());
+    // The leader falls silent: seat 1 would lead next, and the round cannot go higher.
+    member.hears(0, false);
+    let later = member.poll(LEADER_TIMEOUT);
+    assert!(later.contains(&Action::Stuck(Stuck::NoQuorum)), "{later:?}");
+    // Asks for what only an admitter may propose, from anyone, start nothing.
+    let mut host = Agreement::<Input>::new(0, 3);
+    for reason in [Reason::Spectate(3), Reason::Rejoin(1), Reason::Leave(7)] {
+        host.handle(1, Message::Ask { epoch: 0, reason }, now);
+    }
+    assert!(!host.frozen());
+    assert!(host.poll(now).is_empty());
 }

@@ -297,7 +297,8 @@ fn fetches_and_transfers_served_are_bounded() {
 
     let state = blob(7, 100_000);
     let mut tx = Outgoing::<u8>::new(DEFAULT_RATE);
-    for i in 0..(SERVING_MAX as u32 + 5) {
+    // One peer gets SERVING_PER_PEER at most; all together SERVING_MAX.
+    for i in 0..3 {
         let request = Message::Request {
             id: TransferId(i),
             frame: 1,
@@ -305,8 +306,20 @@ fn fetches_and_transfers_served_are_bounded() {
         };
         tx.handle(A, request, Duration::ZERO, |_, _| Some(state.clone()));
     }
+    assert_eq!(tx.serving(), SERVING_PER_PEER);
+    assert_eq!(tx.stats().refused, 1);
+    for peer in 10..16u8 {
+        for i in 0..2 {
+            let request = Message::Request {
+                id: TransferId(i),
+                frame: 1,
+                hash: hash_of(&state),
+            };
+            tx.handle(peer, request, Duration::ZERO, |_, _| Some(state.clone()));
+        }
+    }
     assert_eq!(tx.serving(), SERVING_MAX);
-    assert_eq!(tx.stats().refused, 5);
+    assert_eq!(tx.stats().refused, 1 + 12 + 2 - SERVING_MAX as u64);
     // A request sent again is not served twice.
     let again = Message::Request {
         id: TransferId(0),
@@ -319,7 +332,7 @@ fn fetches_and_transfers_served_are_bounded() {
     let ack = Message::Ack {
         id: TransferId(0),
         below: 1_000_000,
-        also: u64::MAX,
+        also: [u64::MAX; 4],
     };
     tx.handle(A, ack.clone(), Duration::ZERO, |_, _| None);
     tx.handle(C, ack, Duration::ZERO, |_, _| None);
@@ -348,7 +361,7 @@ fn decoding_checks_every_length_and_range() {
         Message::Ack {
             id: TransferId(1),
             below: 4,
-            also: 5,
+            also: [5, 0, 1, u64::MAX],
         },
         Message::Refuse { id: TransferId(1) },
         Message::Cancel { id: TransferId(1) },
@@ -384,7 +397,9 @@ fn decoding_checks_every_length_and_range() {
         Message::decode(&chunk(1_500, 0, 1_000)),
         Err(DecodeError::Range)
     );
-    assert_eq!(Message::decode(&chunk(0, 0, 0)), Err(DecodeError::Range));
+    // An empty state is one empty chunk.
+    assert!(Message::decode(&chunk(0, 0, 0)).is_ok());
+    assert_eq!(Message::decode(&chunk(0, 1, 0)), Err(DecodeError::Range));
     assert_eq!(Message::decode(&[0]), Err(DecodeError::Tag));
     assert_eq!(Message::decode(&[]), Err(DecodeError::Tag));
     // Random bytes never panic; whatever decodes encodes back to the same bytes.
@@ -399,4 +414,41 @@ fn decoding_checks_every_length_and_range() {
             assert_eq!(message.encode(), bytes);
         }
     }
+}
+
+#[test]
+fn an_empty_state_and_a_trickle_both_end() {
+    let empty: Arc<[u8]> = Arc::from(Vec::new());
+    let mut wire = Wire::new(12, 0, 0, 0);
+    let (outcome, _, _, _) = run(&mut wire, &empty, Some(empty.clone()), DEFAULT_RATE, 1_000);
+    assert_eq!(outcome.result.as_deref(), Ok(&[][..]));
+    // A sender that drips one chunk every 4 s never lets the fetch time out for silence,
+    // but the whole fetch ends after FETCH_MAX.
+    let state = blob(13, 100 * CHUNK_LEN);
+    let mut rx = Incoming::<u8>::new(1 << 20);
+    let id = rx.fetch(B, 1, hash_of(&state), Duration::ZERO);
+    let mut now_ms = 0u64;
+    let mut index = 0u32;
+    let outcome = loop {
+        now_ms += 4_000;
+        let now = Duration::from_millis(now_ms);
+        rx.handle(
+            B,
+            Message::Chunk {
+                id,
+                len: state.len() as u32,
+                index,
+                bytes: state[index as usize * CHUNK_LEN..(index as usize + 1) * CHUNK_LEN].to_vec(),
+            },
+            now,
+        );
+        index += 1;
+        rx.poll(now);
+        if let Some(outcome) = rx.take_done().pop() {
+            break outcome;
+        }
+        assert!(now_ms < 60_000, "the fetch never ended");
+    };
+    assert_eq!(outcome.result, Err(TransferError::TimedOut));
+    assert!(Duration::from_millis(now_ms) >= FETCH_MAX);
 }
