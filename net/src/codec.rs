@@ -31,6 +31,36 @@ pub const FRAME_ADVANTAGE_MAX: i16 = 128;
 /// Players in any session.
 pub const PLAYERS_MAX: usize = 16;
 
+/// The longest encoded epoch message ([`crate::epoch::Message`]): its fragments together.
+pub const EPOCH_MESSAGE_MAX: usize =
+    crate::epoch::FRAGMENTS_MAX as usize * crate::epoch::FRAGMENT_LEN;
+
+/// An epoch message's bytes (None if it is over [`EPOCH_MESSAGE_MAX`]).
+pub fn encode_epoch<I: Serialize>(message: &crate::epoch::Message<I>) -> Option<Vec<u8>> {
+    let config = bincode::config::standard().with_limit::<EPOCH_MESSAGE_MAX>();
+    bincode::serde::encode_to_vec(message, config)
+        .ok()
+        .filter(|bytes| bytes.len() <= EPOCH_MESSAGE_MAX)
+}
+
+/// Decodes an epoch message, within [`EPOCH_MESSAGE_MAX`] (every collection it holds is
+/// bounded by that); its values are checked where they are used ([`crate::epoch`]).
+///
+/// # Errors
+/// [`DropReason::TooLong`] or [`DropReason::Malformed`].
+pub fn decode_epoch<I: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+) -> Result<crate::epoch::Message<I>, DropReason> {
+    if bytes.len() > EPOCH_MESSAGE_MAX {
+        return Err(DropReason::TooLong);
+    }
+    let config = bincode::config::standard().with_limit::<EPOCH_MESSAGE_MAX>();
+    match bincode::serde::decode_from_slice(bytes, config) {
+        Ok((message, used)) if used == bytes.len() => Ok(message),
+        _ => Err(DropReason::Malformed),
+    }
+}
+
 // The mirror of GGRS 0.13's `network::messages`: same fields, same order, so the same bytes.
 // Public so tests and fuzzers can craft any message a hostile peer could send.
 

@@ -25,13 +25,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 /// The longest stretch of frames a plan replays (about 2 s at 60 Hz). A frozen match is at
 /// most a prediction window ahead of its confirmed frames, so this is never reached by
 /// honest players.
 pub const PLAN_FRAMES_MAX: u32 = 128;
 
 /// What one player holds when a transition freezes the match.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report<I> {
     /// The player's seat.
     pub seat: usize,
@@ -44,7 +46,7 @@ pub struct Report<I> {
 }
 
 /// What every player does to reach the next epoch.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan<I> {
     /// The frame of the state to start from.
     pub base: u32,
@@ -274,7 +276,7 @@ pub fn plan<I: Copy + PartialEq + Default>(
 }
 
 /// Why a transition is wanted.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Reason {
     /// The player in this seat left (said goodbye, or fell silent).
     Leave(usize),
@@ -289,7 +291,7 @@ pub enum Reason {
 
 /// One attempt at a transition, led by one player: later attempts have higher rounds, and a
 /// player follows only the highest it has seen, from the player entitled to lead it.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Ballot {
     /// Attempts so far in this match.
     pub round: u32,
@@ -298,7 +300,7 @@ pub struct Ballot {
 }
 
 /// What the next epoch is.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Next {
     /// Its number.
     pub epoch: u32,
@@ -336,7 +338,7 @@ pub enum Stuck {
 }
 
 /// What players say to each other about a transition.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Message<I> {
     /// To the leader: please start a transition (only for a departure or a resync).
     Ask {
@@ -1262,6 +1264,108 @@ impl<I: Copy + PartialEq + Default + std::fmt::Debug> Agreement<I> {
             }
         }
         self.lead(now);
+    }
+}
+
+/// The first byte of an epoch message's fragment on the control stream.
+pub const FRAGMENT_TAG: u8 = 0x41;
+/// Bytes of an encoded message in one fragment (a fragment is this plus 5 bytes).
+pub const FRAGMENT_LEN: usize = 960;
+/// Fragments of one message, at most: an encoded message is at most
+/// `FRAGMENTS_MAX * FRAGMENT_LEN` bytes ([`crate::codec::EPOCH_MESSAGE_MAX`]).
+pub const FRAGMENTS_MAX: u8 = 16;
+/// Messages being put together again per sender, at most (older ones are dropped).
+const ASSEMBLING_PER_SENDER: usize = 2;
+
+/// Cuts an encoded message into fragments: `[FRAGMENT_TAG, id (2 bytes), index, count,
+/// bytes...]`. `id` tells one message's fragments from another's.
+pub fn fragments(id: u16, encoded: &[u8]) -> Vec<Vec<u8>> {
+    let count = encoded.len().div_ceil(FRAGMENT_LEN).max(1);
+    if count > usize::from(FRAGMENTS_MAX) {
+        return Vec::new();
+    }
+    (0..count)
+        .map(|index| {
+            let piece = &encoded[(index * FRAGMENT_LEN).min(encoded.len())
+                ..((index + 1) * FRAGMENT_LEN).min(encoded.len())];
+            let mut out = Vec::with_capacity(5 + piece.len());
+            out.push(FRAGMENT_TAG);
+            out.extend_from_slice(&id.to_le_bytes());
+            out.push(index as u8);
+            out.push(count as u8);
+            out.extend_from_slice(piece);
+            out
+        })
+        .collect()
+}
+
+/// One message's fragments so far: how many it has, and those that arrived, by index.
+type Pieces = (u8, BTreeMap<u8, Vec<u8>>);
+
+/// Puts fragments from each sender together again, within bounds: at most
+/// [`FRAGMENTS_MAX`] fragments of [`FRAGMENT_LEN`] bytes per message and two messages per
+/// sender under way; anything malformed is dropped and counted.
+#[derive(Debug, Default)]
+pub struct Assembler<P> {
+    under_way: BTreeMap<(P, u16), Pieces>,
+    /// Fragments dropped: malformed, out of range, or inconsistent with their message.
+    pub dropped: u64,
+}
+
+impl<P: Copy + Ord> Assembler<P> {
+    /// An empty assembler.
+    pub fn new() -> Assembler<P> {
+        Assembler {
+            under_way: BTreeMap::new(),
+            dropped: 0,
+        }
+    }
+
+    /// Takes one fragment from `from`; returns a whole encoded message once its last
+    /// fragment is in.
+    pub fn take(&mut self, from: P, fragment: &[u8]) -> Option<Vec<u8>> {
+        let [FRAGMENT_TAG, a, b, index, count, piece @ ..] = fragment else {
+            self.dropped += 1;
+            return None;
+        };
+        let (id, index, count) = (u16::from_le_bytes([*a, *b]), *index, *count);
+        let full = index + 1 < count;
+        if count == 0
+            || count > FRAGMENTS_MAX
+            || index >= count
+            || piece.len() > FRAGMENT_LEN
+            || (full && piece.len() != FRAGMENT_LEN)
+        {
+            self.dropped += 1;
+            return None;
+        }
+        if !self.under_way.contains_key(&(from, id)) {
+            // Room for it: the sender's oldest message under way goes.
+            let mine: Vec<(P, u16)> = self
+                .under_way
+                .keys()
+                .filter(|(p, _)| *p == from)
+                .copied()
+                .collect();
+            if mine.len() >= ASSEMBLING_PER_SENDER {
+                self.under_way.remove(&mine[0]);
+                self.dropped += 1;
+            }
+        }
+        let (known, pieces) = self
+            .under_way
+            .entry((from, id))
+            .or_insert_with(|| (count, BTreeMap::new()));
+        if *known != count {
+            self.dropped += 1;
+            return None;
+        }
+        pieces.entry(index).or_insert_with(|| piece.to_vec());
+        if pieces.len() < usize::from(count) {
+            return None;
+        }
+        let (_, pieces) = self.under_way.remove(&(from, id))?;
+        Some(pieces.into_values().flatten().collect())
     }
 }
 

@@ -794,3 +794,141 @@ fn only_the_entitled_leader_is_followed() {
     assert!(!host.frozen());
     assert!(host.poll(now).is_empty());
 }
+
+fn every_message() -> Vec<Message<sim::Input>> {
+    let mut rng = oorandom::Rand64::new(21);
+    let input = |rng: &mut oorandom::Rand64| sim::Input {
+        action: rng.rand_range(0..8) as u8,
+        arg: rng.rand_range(0..4) as u8,
+        x: rng.rand_range(0..16) as u8,
+        y: rng.rand_range(0..16) as u8,
+    };
+    let ballot = Ballot {
+        round: 3,
+        leader: 1,
+    };
+    // The largest report a player makes: 32 states, PLAN_FRAMES_MAX frames of 4 seats.
+    let report = Report {
+        seat: 1,
+        states: (0..32u32).map(|f| (1_000 + f, [f as u8; 32])).collect(),
+        inputs: (0..PLAN_FRAMES_MAX)
+            .map(|f| (1_000 + f, (0..4).map(|_| Some(input(&mut rng))).collect()))
+            .collect(),
+    };
+    let plan = Plan {
+        base: 1_000,
+        base_hash: [9; 32],
+        inputs: (0..PLAN_FRAMES_MAX)
+            .map(|_| (0..4).map(|_| input(&mut rng)).collect())
+            .collect(),
+        cut: 1_000 + PLAN_FRAMES_MAX,
+        departures: BTreeMap::from([(3, 1_050)]),
+    };
+    vec![
+        Message::Ask {
+            epoch: 2,
+            reason: Reason::Leave(3),
+        },
+        Message::Freeze {
+            ballot,
+            epoch: 2,
+            reasons: vec![Reason::Leave(3), Reason::Spectate(9)],
+            leaving: BTreeSet::from([3]),
+        },
+        Message::Nack {
+            ballot,
+            seen: ballot,
+        },
+        Message::Report { ballot, report },
+        Message::Commit { ballot, plan },
+        Message::Done {
+            ballot,
+            hash: Some([4; 32]),
+        },
+        Message::Abort { ballot },
+        Message::Start {
+            ballot,
+            next: Next {
+                epoch: 3,
+                cut: 1_128,
+                hash: [5; 32],
+                holders: BTreeSet::from([0, 1]),
+                live: BTreeSet::from([0, 1, 2]),
+                reasons: vec![Reason::Rejoin(2)],
+            },
+        },
+        Message::Started { ballot },
+    ]
+}
+
+#[test]
+fn every_message_crosses_the_wire_in_fragments() {
+    let mut rng = oorandom::Rand64::new(22);
+    let mut assembler = Assembler::<u8>::new();
+    for (id, message) in every_message().into_iter().enumerate() {
+        let encoded = crate::codec::encode_epoch(&message).expect("fits");
+        let mut pieces = fragments(id as u16, &encoded);
+        assert!(!pieces.is_empty() && pieces.iter().all(|p| p.len() <= 5 + FRAGMENT_LEN));
+        // Out of order, one of them twice.
+        let again = pieces[0].clone();
+        pieces.push(again);
+        for i in (1..pieces.len()).rev() {
+            pieces.swap(i, rng.rand_range(0..i as u64 + 1) as usize);
+        }
+        // A whole message at least once (a duplicate of a one-fragment message is that
+        // message again, which the agreement takes as a resend).
+        let whole: Vec<Vec<u8>> = pieces.iter().filter_map(|p| assembler.take(7, p)).collect();
+        assert!(!whole.is_empty(), "{message:?}");
+        for bytes in &whole {
+            let decoded: Message<sim::Input> = crate::codec::decode_epoch(bytes).expect("decodes");
+            assert_eq!(decoded, message);
+        }
+    }
+}
+
+#[test]
+fn hostile_fragments_are_dropped_and_bounded() {
+    let mut assembler = Assembler::<u8>::new();
+    let piece = vec![0u8; FRAGMENT_LEN];
+    let fragment = |id: u16, index: u8, count: u8, bytes: &[u8]| {
+        let mut f = vec![FRAGMENT_TAG];
+        f.extend_from_slice(&id.to_le_bytes());
+        f.extend_from_slice(&[index, count]);
+        f.extend_from_slice(bytes);
+        f
+    };
+    for bad in [
+        vec![],
+        vec![0x99, 0, 0, 0, 1],
+        fragment(1, 0, 0, &[]),
+        fragment(1, 3, 2, &[]),
+        fragment(1, 0, FRAGMENTS_MAX + 1, &piece),
+        fragment(1, 0, 2, &[1, 2, 3]),
+        fragment(1, 0, 1, &vec![0; FRAGMENT_LEN + 1]),
+    ] {
+        assert_eq!(assembler.take(1, &bad), None);
+    }
+    assert_eq!(assembler.dropped, 7);
+    // Many messages begun and never finished: two per sender are kept.
+    for id in 0..1_000u16 {
+        assert_eq!(assembler.take(1, &fragment(id, 0, 16, &piece)), None);
+    }
+    assert!(assembler.under_way.len() <= ASSEMBLING_PER_SENDER);
+    // A fragment that disagrees with its message's count.
+    assembler.take(2, &fragment(5, 0, 3, &piece));
+    let before = assembler.dropped;
+    assert_eq!(assembler.take(2, &fragment(5, 1, 4, &piece)), None);
+    assert_eq!(assembler.dropped, before + 1);
+    // Random bytes never panic the decoder.
+    let mut rng = oorandom::Rand64::new(23);
+    for _ in 0..20_000 {
+        let len = rng.rand_range(0..300) as usize;
+        let bytes: Vec<u8> = (0..len).map(|_| rng.rand_u64() as u8).collect();
+        let _ = crate::codec::decode_epoch::<sim::Input>(&bytes);
+    }
+    // Every cut of a real message is refused, never half-read.
+    let encoded = crate::codec::encode_epoch(&every_message()[4]).expect("fits");
+    for cut in (0..encoded.len()).step_by(7) {
+        assert!(crate::codec::decode_epoch::<sim::Input>(&encoded[..cut]).is_err());
+    }
+}
