@@ -91,6 +91,7 @@ fn main() {
                 frames: 900,
                 faults,
                 broken: false,
+                leave_ppm: 0,
             },
         );
         seed += 1;

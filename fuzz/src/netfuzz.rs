@@ -37,7 +37,14 @@ pub struct NetOptions {
     pub faults: SimFaults,
     /// Test support: break the game's determinism ([`Game::break_determinism`]).
     pub broken: bool,
+    /// Probability, in millionths, that a case has a peer that leaves (its process stops)
+    /// at a frame the seed picks.
+    pub leave_ppm: u32,
 }
+
+/// How long a peer may be silent before the others count it gone, in a case with a leaver
+/// (by the wall clock; a loaded machine makes live peers look this silent only rarely).
+const LEAVE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// One case: everything its seed decided.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,6 +57,8 @@ pub struct NetCase {
     pub frames: u32,
     /// Faults.
     pub faults: SimFaults,
+    /// The peer that leaves, and the frame from which it no longer plays.
+    pub leaver: Option<(usize, u32)>,
 }
 
 /// Why a case failed.
@@ -67,11 +76,13 @@ pub enum NetFailure {
         error: net::session::SessionError,
     },
     /// Two peers confirmed different inputs for a frame.
-    #[error("confirmed inputs differ at frame {frame} between seat 0 and seat {seat}")]
+    #[error("confirmed inputs differ at frame {frame} between seat {first} and seat {seat}")]
     InputsDiffer {
         /// The frame.
         frame: i32,
-        /// The seat that differs from seat 0.
+        /// The first seat compared (seat 0, unless it left).
+        first: usize,
+        /// The seat that differs from it.
         seat: usize,
     },
     /// Two peers have different hashes of a frame all confirmed.
@@ -129,13 +140,24 @@ impl NetCase {
     /// The case of `seed` under `options`.
     pub fn new(seed: u64, options: &NetOptions) -> NetCase {
         let mut rng = oorandom::Rand32::new(mix(seed, 0x7E7, 0));
+        let peers = options
+            .peers
+            .unwrap_or_else(|| rng.rand_range(2..5) as usize);
+        // Drawn apart from the rest, so that a case keeps its peers with or without leavers.
+        let mut leaving = oorandom::Rand32::new(mix(seed, 0x1EA, 0));
+        let leaver = (leaving.rand_range(0..1_000_000) < options.leave_ppm).then(|| {
+            let last = (options.frames * 2 / 3).max(61);
+            (
+                leaving.rand_range(0..peers as u32) as usize,
+                leaving.rand_range(60..last),
+            )
+        });
         NetCase {
             seed,
-            peers: options
-                .peers
-                .unwrap_or_else(|| rng.rand_range(2..5) as usize),
+            peers,
             frames: options.frames,
             faults: options.faults,
+            leaver,
         }
     }
 
@@ -148,9 +170,14 @@ impl NetCase {
     pub fn command(&self) -> String {
         let f = &self.faults;
         let p = |ppm: u32| format!("{}.{:06}", ppm / 1_000_000, ppm % 1_000_000);
+        let leave = if self.leaver.is_some() {
+            " --leave 1"
+        } else {
+            ""
+        };
         format!(
             "hltd fuzz net --seed {} --peers {} --frames {} --loss {} --dup {} --reorder {} \
-             --latency {} --jitter {} --partition {}",
+             --latency {} --jitter {} --partition {}{leave}",
             self.seed,
             self.peers,
             self.frames,
@@ -176,9 +203,10 @@ impl NetCase {
         run.virtual_us = net.now_us();
         run.wall = started.elapsed();
         // The oracle's finding names the frame and every hash: it goes first.
+        let leaver = self.leaver.map(|(seat, _)| seat);
         let outcome = match played {
-            Ok(()) => oracle(&run),
-            Err(verdict @ NetFailure::Verdict { .. }) => oracle(&run).and(Err(verdict)),
+            Ok(()) => oracle(&run, leaver),
+            Err(verdict @ NetFailure::Verdict { .. }) => oracle(&run, leaver).and(Err(verdict)),
             Err(other) => Err(other),
         };
         (outcome, run)
@@ -187,8 +215,13 @@ impl NetCase {
     fn play(&self, net: &SimNet, broken: bool, run: &mut NetRun) -> Result<(), NetFailure> {
         let options = SessionOptions {
             // Only the wall clock can make a peer look gone here (partitions are virtual and
-            // short): a loaded machine must not fail a case.
-            disconnect_timeout: Duration::from_secs(30),
+            // short): a loaded machine must not fail a case. With a leaver, the others must
+            // notice it within the case's time.
+            disconnect_timeout: if self.leaver.is_some() {
+                LEAVE_TIMEOUT
+            } else {
+                Duration::from_secs(30)
+            },
             ..SessionOptions::default()
         };
         let mut psk = [0u8; 32];
@@ -221,9 +254,21 @@ impl NetCase {
             + Duration::from_secs(60)
             + Duration::from_millis(u64::from(self.frames));
         let mut verdict = None;
-        while !sessions.iter().all(|s| s.reached(target)) {
+        let gone = |seat: usize, frame: i32| {
+            self.leaver
+                .is_some_and(|(who, from)| who == seat && frame >= from as i32)
+        };
+        while !sessions
+            .iter()
+            .enumerate()
+            .all(|(seat, s)| s.reached(target) || gone(seat, s.current_frame()))
+        {
             let mut moved = false;
             for (seat, session) in sessions.iter_mut().enumerate() {
+                if gone(seat, session.current_frame()) {
+                    // Its process stopped: it neither plays nor answers.
+                    continue;
+                }
                 let before = session.current_frame();
                 let frame = before.max(0) as u32;
                 session
@@ -235,8 +280,10 @@ impl NetCase {
                         SessionEvent::Desync(v) => {
                             verdict.get_or_insert(NetFailure::Verdict { seat, verdict: v });
                         }
-                        SessionEvent::Disconnected(gone) => {
-                            return Err(NetFailure::Disconnected { seat, gone });
+                        SessionEvent::Disconnected(left)
+                            if self.leaver.is_none_or(|(who, _)| who != left) =>
+                        {
+                            return Err(NetFailure::Disconnected { seat, gone: left });
                         }
                         _ => {}
                     }
@@ -301,25 +348,33 @@ fn connect(net: &SimNet, nets: &[Net], addrs: &[std::net::SocketAddr]) -> Result
     }
 }
 
-/// Same inputs and hashes for every frame all peers confirmed.
-fn oracle(run: &NetRun) -> Result<(), NetFailure> {
-    let common = run.confirmed.iter().map(Vec::len).min().unwrap_or(0);
+/// Same inputs and hashes for every frame all peers (but a leaver) confirmed.
+fn oracle(run: &NetRun, leaver: Option<usize>) -> Result<(), NetFailure> {
+    let survivors: Vec<(usize, &Vec<Confirmed<Input>>)> = run
+        .confirmed
+        .iter()
+        .enumerate()
+        .filter(|(seat, _)| Some(*seat) != leaver)
+        .collect();
+    let Some(&(first_seat, first_frames)) = survivors.first() else {
+        return Ok(());
+    };
+    let common = survivors.iter().map(|(_, c)| c.len()).min().unwrap_or(0);
     for i in 0..common {
-        let first = &run.confirmed[0][i];
-        for (seat, frames) in run.confirmed.iter().enumerate().skip(1) {
+        let first = &first_frames[i];
+        for &(seat, frames) in survivors.iter().skip(1) {
             if frames[i].inputs != first.inputs {
                 return Err(NetFailure::InputsDiffer {
                     frame: first.frame,
+                    first: first_seat,
                     seat,
                 });
             }
         }
-        if run.confirmed.iter().any(|c| c[i].hash != first.hash) {
-            let hashes: Vec<String> = run
-                .confirmed
+        if survivors.iter().any(|(_, c)| c[i].hash != first.hash) {
+            let hashes: Vec<String> = survivors
                 .iter()
-                .enumerate()
-                .map(|(seat, c)| {
+                .map(|&(seat, c)| {
                     let hex = c[i]
                         .hash
                         .map_or("none".to_string(), |h| sim::StateHash(h).to_hex());

@@ -82,6 +82,7 @@ fn net_options(broken: bool) -> fuzz::netfuzz::NetOptions {
             partition_us: 300_000,
         },
         broken,
+        leave_ppm: 0,
     }
 }
 

@@ -95,6 +95,10 @@ pub struct NetFuzzArgs {
     /// Partitions of this many milliseconds, one every 2 to 6 seconds (0: none).
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=10_000))]
     pub partition: u64,
+    /// Probability that a case has a peer that leaves (stops playing) at a frame its seed
+    /// picks; the others must agree on everything they confirmed.
+    #[arg(long, default_value = "0", value_parser = parse_probability_ppm)]
+    pub leave: u32,
     /// Seeds run at once (each case spends most of its wall time waiting on retry timers).
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub jobs: u32,

@@ -151,6 +151,7 @@ fn net(args: &NetFuzzArgs) -> Result<ExitCode> {
             partition_us: args.partition * 1000,
         },
         broken: args.break_determinism,
+        leave_ppm: args.leave,
     };
     let bar = progress(seeds.len() as u64);
     let started = Instant::now();
