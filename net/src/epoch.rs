@@ -600,6 +600,13 @@ impl<I: Copy + PartialEq + Default + std::fmt::Debug> Agreement<I> {
             .collect()
     }
 
+    /// The participants but this player: whom a leader's messages go to.
+    fn others(&self, leaving: &BTreeSet<usize>) -> Vec<usize> {
+        let mut others = self.participants(leaving);
+        others.retain(|&s| s != self.me);
+        others
+    }
+
     /// Whether anyone is left to go on when `leaving` go.
     fn quorum(&self, leaving: &BTreeSet<usize>) -> bool {
         !self.participants(leaving).is_empty()
@@ -980,11 +987,9 @@ impl<I: Copy + PartialEq + Default + std::fmt::Debug> Agreement<I> {
 
     /// As leader: tells the others the attempt failed, and is stuck.
     fn abort(&mut self, ballot: Ballot, leaving: &BTreeSet<usize>, why: Stuck) {
-        for seat in self.participants(leaving) {
-            if seat != self.me {
-                self.actions
-                    .push(Action::Send(seat, Message::Abort { ballot }));
-            }
+        for seat in self.others(leaving) {
+            self.actions
+                .push(Action::Send(seat, Message::Abort { ballot }));
         }
         self.stuck(why);
     }
@@ -1145,46 +1150,37 @@ impl<I: Copy + PartialEq + Default + std::fmt::Debug> Agreement<I> {
             return;
         }
         self.sent = Some(now);
-        match &self.phase {
+        let (message, leaving) = match &self.phase {
             Phase::Gathering {
                 ballot,
                 reasons,
                 leaving,
                 ..
-            } => {
-                for seat in self.participants(leaving) {
-                    if seat != self.me {
-                        self.actions.push(Action::Send(
-                            seat,
-                            Message::Freeze {
-                                ballot: *ballot,
-                                epoch: self.epoch,
-                                reasons: reasons.clone(),
-                                leaving: leaving.clone(),
-                            },
-                        ));
-                    }
-                }
-            }
+            } => (
+                Message::Freeze {
+                    ballot: *ballot,
+                    epoch: self.epoch,
+                    reasons: reasons.clone(),
+                    leaving: leaving.clone(),
+                },
+                leaving,
+            ),
             Phase::Committing {
                 ballot,
                 leaving,
                 plan,
                 ..
-            } => {
-                for seat in self.participants(leaving) {
-                    if seat != self.me {
-                        self.actions.push(Action::Send(
-                            seat,
-                            Message::Commit {
-                                ballot: *ballot,
-                                plan: plan.clone(),
-                            },
-                        ));
-                    }
-                }
-            }
-            _ => {}
+            } => (
+                Message::Commit {
+                    ballot: *ballot,
+                    plan: plan.clone(),
+                },
+                leaving,
+            ),
+            _ => return,
+        };
+        for seat in self.others(leaving) {
+            self.actions.push(Action::Send(seat, message.clone()));
         }
     }
 
